@@ -1,0 +1,1 @@
+"""Pressroom: a self-hosted PDF processing service."""

@@ -1,0 +1,30 @@
+"""The Flask app factory (gunicorn: ``pressroom.api.wsgi:app``)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from pressroom.api import compress, health, jobs, openapi
+from pressroom.api.errors import register_error_handlers
+from pressroom.config import Settings, get_settings
+from pressroom.runtime import Runtime
+from pressroom.tasks.celery_app import celery_app
+
+#: multipart overhead allowed above the file size limit before werkzeug refuses
+FORM_OVERHEAD = 1024 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or get_settings()
+    app = Flask("pressroom")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + FORM_OVERHEAD,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["pressroom"] = Runtime.build(settings)
+    app.extensions["celery"] = celery_app
+    register_error_handlers(app)
+    for module in (compress, jobs, health, openapi):
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,60 @@
+"""Request schemas: the code that validates requests, and the source of the
+OpenAPI document (pressroom.api.openapi), so the two cannot drift."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from pressroom.errors import InvalidJobIdError, ValidationError
+from pressroom.jobs.states import JobStatus
+
+JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class FormModel(BaseModel):
+    """A multipart form's text fields; unknown fields are refused, so a
+    misspelled field is an error, not a silently ignored default."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    job_id: str | None = Field(
+        None, pattern=JOB_ID_PATTERN, description="Client-chosen id; makes the submission idempotent."
+    )
+
+
+class CompressForm(FormModel):
+    compressionLevel: Literal["lossless", "low", "medium", "high", "maximum"] = Field(  # noqa: N815
+        "medium", description="How hard to compress."
+    )
+    imageQuality: int = Field(  # noqa: N815
+        80, ge=10, le=100, description="JPEG quality of re-encoded images (10-100)."
+    )
+
+
+class JobListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: JobStatus | None = Field(None, description="Only jobs in this status.")
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0)
+
+
+def parse(model: type[FormModel] | type[JobListQuery], data: dict[str, Any]) -> Any:
+    """Validate ``data`` into ``model`` or raise a 400 that names each problem."""
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        problems = [
+            {
+                "field": ".".join(str(p) for p in err["loc"]) or "(body)",
+                "problem": err["msg"],
+            }
+            for err in exc.errors(include_url=False)
+        ]
+        if any(p["field"] == "job_id" for p in problems):
+            raise InvalidJobIdError(job_id=str(data.get("job_id"))[:100]) from None
+        allowed = sorted(model.model_fields)
+        raise ValidationError(
+            "Some fields are missing or invalid.", errors=problems, allowed_fields=allowed
+        ) from None

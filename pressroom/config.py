@@ -1,0 +1,116 @@
+"""Settings: the one typed object read from the environment (``PRESSROOM_*``).
+
+Every process (API, worker, beat, CLI) builds its settings here and nowhere
+else. The defaults are the embedded profile: SQLite, a filesystem broker and
+local storage, all under one data folder, so a fresh checkout runs with no
+server at all. Production overrides the database and broker URLs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Pressroom configuration. Documented, field by field, in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="PRESSROOM_", extra="ignore")
+
+    data_dir: Path = Field(Path("./var"), description="Folder for every embedded-mode file.")
+    database_url: str = Field("", description="SQLAlchemy URL; default SQLite in data_dir.")
+    broker_url: str = Field("", description="Celery broker URL; default filesystem in data_dir.")
+    storage_root: Path | None = Field(None, description="Local storage root; default data_dir/files.")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    max_upload_mb: int = Field(200, description="Largest accepted upload, in MiB (413 above).")
+
+    result_retention_hours: float = Field(24.0, description="How long result files are kept.")
+    job_retention_hours: float = Field(
+        168.0, description="How long job rows are kept after they finish (410 after files expire)."
+    )
+    orphan_grace_minutes: float = Field(
+        60.0, description="Age after which a job folder with no job row is removed."
+    )
+
+    max_attempts: int = Field(3, ge=1, description="Attempts per job, counted in the database.")
+    retry_backoff_seconds: float = Field(
+        60.0, ge=0, description="Retry countdown is this times the attempt number."
+    )
+    reaper_grace_seconds: float = Field(
+        120.0, description="Past its queue's hard time limit plus this, a processing job is reaped."
+    )
+    pending_timeout_seconds: float = Field(
+        1800.0, description="A job pending longer than this past its due time is re-dispatched."
+    )
+    reaper_interval_seconds: float = Field(60.0, description="How often beat runs the reaper.")
+    cleanup_interval_seconds: float = Field(900.0, description="How often beat runs the cleanup.")
+
+    time_limit_pdf: int = Field(600, description="Hard time limit (s) of the pdf queue.")
+    time_limit_ocr: int = Field(1800, description="Hard time limit (s) of the ocr queue.")
+    time_limit_ai: int = Field(600, description="Hard time limit (s) of the ai queue.")
+    time_limit_maintenance: int = Field(300, description="Hard time limit (s) of maintenance.")
+    engine_timeout_seconds: int = Field(
+        300, description="Time-out of one external program call (qpdf, Ghostscript...)."
+    )
+
+    worker_concurrency: int = Field(0, description="Worker processes; 0 means one per core.")
+    progress_interval_seconds: float = Field(
+        0.5, description="Minimum gap between two progress writes of one job."
+    )
+    heartbeat_interval_seconds: float = Field(10.0, description="Worker heartbeat period.")
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> Settings:
+        self.data_dir = self.data_dir.resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'pressroom.sqlite3'}"
+        if not self.broker_url:
+            self.broker_url = "filesystem://"
+        if self.storage_root is None:
+            self.storage_root = self.data_dir / "files"
+        self.storage_root = self.storage_root.resolve()
+        return self
+
+    # -- derived values -------------------------------------------------
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def broker_folder(self) -> Path:
+        """Where the filesystem broker keeps its messages (embedded only)."""
+        return self.data_dir / "broker"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * MB
+
+    @property
+    def files_root(self) -> Path:
+        assert self.storage_root is not None
+        return self.storage_root
+
+    def queue_time_limit(self, queue: str) -> int:
+        return int(getattr(self, f"time_limit_{queue}"))
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.files_root, self.data_dir / "tmp"):
+            path.mkdir(parents=True, exist_ok=True)
+        if self.broker_url.startswith("filesystem"):
+            for sub in ("queue", "processed", "control"):
+                (self.broker_folder / sub).mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Database: engine and session factory (engine.py) and the models (models.py)."""

@@ -1,0 +1,77 @@
+"""qpdf: inspection (encryption, page count, damage) and lossless rewriting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pressroom.engines.runner import run
+from pressroom.errors import DamagedPDFError, EncryptedPDFError
+
+# qpdf's documented exit codes: 0 success, 2 errors, 3 warnings only (the file
+# was readable, possibly after repair). With --requires-password: 0 means a
+# password is required, 2 not encrypted, 3 encrypted but openable.
+EXIT_OK = 0
+EXIT_ERROR = 2
+EXIT_WARNINGS = 3
+
+
+@dataclass(frozen=True)
+class PdfInfo:
+    pages: int
+    repaired: bool
+
+
+def _password_args(password: str | None) -> list[str]:
+    return [f"--password={password}"] if password else []
+
+
+def inspect(path: Path, *, timeout: float, password: str | None = None) -> PdfInfo:
+    """Pages of a PDF; raises EncryptedPDFError or DamagedPDFError."""
+    if not password:
+        probe = run(["qpdf", "--requires-password", path], timeout=timeout)
+        if probe.returncode == EXIT_OK:
+            raise EncryptedPDFError()
+    result = run(["qpdf", *_password_args(password), "--show-npages", path], timeout=timeout)
+    if result.returncode not in (EXIT_OK, EXIT_WARNINGS):
+        if password and "invalid password" in result.stderr:
+            raise EncryptedPDFError("The password given does not open this PDF.")
+        raise DamagedPDFError(detail=_last_line(result.stderr))
+    try:
+        pages = int(result.stdout.strip())
+    except ValueError:
+        raise DamagedPDFError(detail="no page count") from None
+    if pages < 1:
+        raise DamagedPDFError("The PDF has no pages.")
+    return PdfInfo(pages=pages, repaired=result.returncode == EXIT_WARNINGS)
+
+
+def optimize_lossless(
+    src: Path, dest: Path, *, timeout: float, password: str | None = None
+) -> None:
+    """Rewrite ``src`` to ``dest`` losslessly: object streams, every Flate
+    stream recompressed at level 9, unreferenced resources dropped."""
+    result = run(
+        [
+            "qpdf",
+            *_password_args(password),
+            "--object-streams=generate",
+            "--compress-streams=y",
+            "--recompress-flate",
+            "--compression-level=9",
+            "--remove-unreferenced-resources=yes",
+            "--decode-level=generalized",
+            "--deterministic-id",
+            src,
+            dest,
+        ],
+        timeout=timeout,
+    )
+    if result.returncode not in (EXIT_OK, EXIT_WARNINGS) or not dest.exists():
+        dest.unlink(missing_ok=True)
+        raise DamagedPDFError(detail=_last_line(result.stderr))
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][-300:] if lines else ""

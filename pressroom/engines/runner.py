@@ -1,0 +1,96 @@
+"""The one subprocess runner: every external program goes through ``run``.
+
+Untrusted PDFs are handled by programs in their own process, with a
+wall-clock time-out, a CPU-time limit and an address-space limit, so a file
+that makes a parser loop or explode costs one failed job, not a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pressroom.errors import EngineMissingError, EngineTimeoutError
+
+log = logging.getLogger("pressroom.engines")
+
+#: Default address-space cap of one engine process (bytes).
+DEFAULT_MEMORY_LIMIT = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class Completed:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _limits(cpu_seconds: int, memory_bytes: int):  # type: ignore[no-untyped-def]
+    def apply() -> None:  # runs in the child between fork and exec
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        os.setpgrp()
+
+    return apply
+
+
+def which(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        raise EngineMissingError(
+            f"'{program}' is not installed; run 'make setup' (or apt-get install it).",
+            program=program,
+        )
+    return path
+
+
+def run(
+    args: Sequence[str | Path],
+    *,
+    timeout: float,
+    memory_bytes: int = DEFAULT_MEMORY_LIMIT,
+    cwd: Path | None = None,
+) -> Completed:
+    """Run ``args`` (never through a shell) and return what it printed.
+
+    Raises ``EngineTimeoutError`` past ``timeout`` seconds (the whole process
+    group is killed) and ``EngineMissingError`` when the program is absent.
+    A non-zero exit is returned, not raised: each tool module decides what
+    its exit codes mean.
+    """
+    argv = [str(a) for a in args]
+    argv[0] = which(argv[0])
+    tool = Path(argv[0]).name
+    logger = log.getChild(tool)
+    logger.debug("run %s", argv)
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        text=True,
+        errors="replace",
+        preexec_fn=_limits(int(timeout) + 1, memory_bytes),  # noqa: PLW1509
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, 9)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        logger.warning("%s timed out after %ss", tool, timeout)
+        raise EngineTimeoutError(f"{tool} took longer than {timeout:.0f} s.", tool=tool) from None
+    if stderr.strip():
+        logger.debug("%s stderr: %s", tool, stderr.strip()[:2000])
+    return Completed(argv, proc.returncode, stdout, stderr)

@@ -1,0 +1,201 @@
+"""Domain errors. Each carries its outcome: a stable code, an HTTP status,
+whether a retry can help, and a message that tells the user what to do.
+
+They are raised anywhere (services, engines, the job layer) and translated at
+one boundary each: the API's error envelope (pressroom.api.errors) and the
+task execution pattern (pressroom.tasks.base). docs/api.md lists the codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class PressroomError(Exception):
+    """Base of every error a user can cause or see."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    http_status: ClassVar[int] = 500
+    retryable: ClassVar[bool] = False
+    default_message: ClassVar[str] = "Something went wrong on the server."
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+
+# -- request and input errors (4xx, never retried) -----------------------------
+class ValidationError(PressroomError):
+    code = "VALIDATION_ERROR"
+    http_status = 400
+    default_message = "The request is not valid; see details."
+
+
+class MissingFileError(PressroomError):
+    code = "MISSING_FILE"
+    http_status = 400
+    default_message = "No file was uploaded; send it as the multipart field 'file'."
+
+
+class EmptyFileError(PressroomError):
+    code = "EMPTY_FILE"
+    http_status = 400
+    default_message = "The uploaded file is empty."
+
+
+class InvalidJobIdError(PressroomError):
+    code = "INVALID_JOB_ID"
+    http_status = 400
+    default_message = "job_id must be 1-64 characters of letters, digits, '-' or '_'."
+
+
+class FileTooLargeError(PressroomError):
+    code = "FILE_TOO_LARGE"
+    http_status = 413
+    default_message = "The upload is larger than this server accepts."
+
+
+class UnsupportedFileTypeError(PressroomError):
+    code = "UNSUPPORTED_FILE_TYPE"
+    http_status = 415
+    default_message = "The file is not a PDF (its content does not start like one)."
+
+
+class DamagedPDFError(PressroomError):
+    code = "PDF_DAMAGED"
+    http_status = 422
+    default_message = "The PDF is damaged or truncated and could not be read."
+
+
+class EncryptedPDFError(PressroomError):
+    code = "PDF_ENCRYPTED"
+    http_status = 422
+    default_message = "The PDF is password-protected; send its password or an unlocked copy."
+
+
+class JobNotFoundError(PressroomError):
+    code = "JOB_NOT_FOUND"
+    http_status = 404
+    default_message = "No job with this id."
+
+
+class JobConflictError(PressroomError):
+    code = "JOB_ID_CONFLICT"
+    http_status = 409
+    default_message = "A different job already uses this job_id; choose another id."
+
+
+class JobNotReadyError(PressroomError):
+    code = "JOB_NOT_READY"
+    http_status = 409
+    default_message = "The job has not completed; its result cannot be downloaded yet."
+
+
+class NoResultFileError(PressroomError):
+    code = "NO_RESULT_FILE"
+    http_status = 404
+    default_message = "This job has no file to download."
+
+
+class ResultExpiredError(PressroomError):
+    code = "RESULT_EXPIRED"
+    http_status = 410
+    default_message = "The result was deleted after its retention time; submit the job again."
+
+
+class InvalidTransitionError(PressroomError):
+    code = "INVALID_TRANSITION"
+    http_status = 409
+    default_message = "The job cannot move to that state from its current one."
+
+
+class NotFoundError(PressroomError):
+    code = "NOT_FOUND"
+    http_status = 404
+    default_message = "No such endpoint."
+
+
+class MethodNotAllowedError(PressroomError):
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+    default_message = "This endpoint does not accept that method."
+
+
+# -- service-side errors -------------------------------------------------------
+class ServiceUnavailableError(PressroomError):
+    code = "SERVICE_UNAVAILABLE"
+    http_status = 503
+    retryable = True
+    default_message = "A backing service is unavailable; try again shortly."
+
+
+class BrokerUnavailableError(ServiceUnavailableError):
+    code = "BROKER_UNAVAILABLE"
+    default_message = "The job queue is unavailable; nothing was queued, try again shortly."
+
+
+class StorageError(PressroomError):
+    code = "STORAGE_ERROR"
+    http_status = 507
+    retryable = True
+    default_message = "The file could not be stored (storage full or unavailable)."
+
+
+class EngineTimeoutError(PressroomError):
+    code = "ENGINE_TIMEOUT"
+    http_status = 504
+    retryable = True
+    default_message = "A processing engine took too long on this file."
+
+
+class EngineError(PressroomError):
+    code = "ENGINE_FAILED"
+    http_status = 422
+    default_message = "The processing engine could not handle this file."
+
+
+class EngineMissingError(PressroomError):
+    code = "ENGINE_MISSING"
+    http_status = 503
+    default_message = "A required program is not installed on the server."
+
+
+class InputMissingError(PressroomError):
+    code = "INPUT_MISSING"
+    http_status = 410
+    default_message = "The job's input file is gone; submit the job again."
+
+
+class WorkerLostError(PressroomError):
+    code = "WORKER_LOST"
+    http_status = 500
+    default_message = "The worker running this job stopped too many times; the job was abandoned."
+
+
+class TimeLimitError(PressroomError):
+    code = "TIME_LIMIT_EXCEEDED"
+    http_status = 504
+    default_message = "The job ran past its time limit."
+
+
+class JobCancelledError(PressroomError):
+    """Raised inside a running task when its job was cancelled by the client."""
+
+    code = "JOB_CANCELLED"
+    http_status = 409
+    default_message = "The job was cancelled."
+
+
+class StaleAttemptError(PressroomError):
+    """Raised inside a task whose attempt was superseded (the job was re-dispatched)."""
+
+    code = "STALE_ATTEMPT"
+    http_status = 409
+    default_message = "This attempt was superseded by a newer one."
+
+
+ERROR_CLASSES: tuple[type[PressroomError], ...] = tuple(
+    cls for cls in list(globals().values())
+    if isinstance(cls, type) and issubclass(cls, PressroomError)
+)

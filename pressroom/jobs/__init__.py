@@ -1,0 +1,1 @@
+"""The job layer: states, JobOperations (the only writer of job rows), progress, views."""

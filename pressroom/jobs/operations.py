@@ -1,0 +1,371 @@
+"""JobOperations: the one and only code path that writes a job row.
+
+Every change runs in one short transaction on the locked row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite every transaction begins
+with ``BEGIN IMMEDIATE``, which takes the database's write lock) and is
+retried with backoff when the database reports a deadlock, a serialization
+failure or a busy lock. Reads for the API go through ``get_job`` and
+``list_jobs``, which never lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pressroom.db.models import Job, WorkerHeartbeat, utcnow
+from pressroom.errors import (
+    InvalidTransitionError,
+    JobConflictError,
+    JobNotFoundError,
+    StaleAttemptError,
+)
+from pressroom.jobs.states import QUEUE_OF, TERMINAL_STATUSES, JobStatus, TaskType, can_transition
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: SQLSTATEs worth retrying: serialization failure, deadlock.
+_RETRY_SQLSTATES = {"40001", "40P01"}
+
+
+def _is_retryable_db_error(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        if "database is locked" in text or "database is busy" in text:
+            return True
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if sqlstate in _RETRY_SQLSTATES:
+            return True
+        if exc.connection_invalidated:
+            return True
+    return False
+
+
+class JobOperations:
+    """Transaction-safe writes of job rows. Construct with a session factory."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        max_db_retries: int = 5,
+        result_retention: timedelta = timedelta(hours=24),
+    ) -> None:
+        self._sessions = sessions
+        self._max_db_retries = max_db_retries
+        self.result_retention = result_retention
+
+    # -- transaction plumbing -----------------------------------------------
+    def _run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one transaction, retrying transient conflicts."""
+        for attempt in range(1, self._max_db_retries + 1):
+            try:
+                with self._sessions() as session, session.begin():
+                    return work(session)
+            except (OperationalError, DBAPIError) as exc:
+                if attempt == self._max_db_retries or not _is_retryable_db_error(exc):
+                    raise
+                delay = min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())  # noqa: S311
+                log.warning("job transaction retry %d after %s", attempt, exc.__class__.__name__)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _locked(session: Session, job_id: str) -> Job:
+        job = session.execute(
+            select(Job).where(Job.id == job_id).with_for_update()
+        ).scalar_one_or_none()
+        if job is None:
+            raise JobNotFoundError(job_id=job_id)
+        return job
+
+    # -- creation -----------------------------------------------------------
+    def create_job_safely(
+        self,
+        job_id: str,
+        task_type: TaskType,
+        input_data: dict[str, Any],
+        *,
+        owner: str | None = None,
+        celery_task_id: str | None = None,
+    ) -> tuple[Job, bool]:
+        """Insert the job, or return the one already there with this id.
+
+        Returns ``(job, created)``. The same id with the same owner, task type
+        and input fingerprint (``input_data["fingerprint"]`` when present) is
+        the same job: a replay, not an error. Anything else under that id
+        raises ``JobConflictError``. Race-safe: the primary key decides, and
+        the loser of an insert race reads the winner's row.
+        """
+        task_type = TaskType(task_type)
+
+        def insert(session: Session) -> Job:
+            now = utcnow()
+            job = Job(
+                id=job_id,
+                owner=owner,
+                task_type=task_type.value,
+                status=JobStatus.PENDING.value,
+                progress_percentage=0,
+                progress_stage="queued",
+                progress_message="Waiting for a worker",
+                input_data=input_data,
+                attempts=0,
+                celery_task_id=celery_task_id,
+                queue=QUEUE_OF[task_type].value,
+                created_at=now,
+                updated_at=now,
+                scheduled_at=now,
+            )
+            session.add(job)
+            session.flush()
+            return job
+
+        for _ in range(self._max_db_retries):
+            try:
+                return self._run(insert), True
+            except IntegrityError:
+                existing = self.get_job(job_id)
+                if existing is None:  # deleted between our insert and read: try again
+                    continue
+                self._check_same_job(existing, task_type, owner, input_data)
+                return existing, False
+        raise JobConflictError(job_id=job_id)
+
+    @staticmethod
+    def _check_same_job(
+        job: Job, task_type: TaskType, owner: str | None, input_data: dict[str, Any]
+    ) -> None:
+        same = (
+            job.owner == owner
+            and job.task_type == task_type.value
+            and job.input_data.get("fingerprint") == input_data.get("fingerprint")
+        )
+        if not same:
+            raise JobConflictError(job_id=job.id)
+
+    # -- status and arbitrary changes ----------------------------------------
+    def execute_job_operation(self, job_id: str, fn: Callable[[Job], T]) -> T:
+        """Run ``fn(job)`` on the locked row and commit; ``fn`` may raise to abort."""
+
+        def work(session: Session) -> T:
+            job = self._locked(session, job_id)
+            value = fn(job)
+            if session.is_modified(job):
+                job.updated_at = max(utcnow(), job.created_at)
+            return value
+
+        return self._run(work)
+
+    def update_job_status_safely(
+        self,
+        job_id: str,
+        status: JobStatus,
+        result: dict[str, Any] | None = None,
+        error: tuple[str, str] | None = None,
+        *,
+        fence: tuple[str, int] | None = None,
+        mutate: Callable[[Job], None] | None = None,
+    ) -> Job:
+        """Move the job to ``status`` if the state machine allows it.
+
+        ``error`` is ``(code, message)``. ``fence`` is a worker's
+        ``(task_id, attempt)``: if the job has since been re-dispatched or
+        re-claimed, the stale worker's change is refused.
+        ``mutate`` applies further changes in the same transaction.
+        """
+        status = JobStatus(status)
+
+        def change(job: Job) -> Job:
+            current = job.status_enum
+            if fence is not None and (job.celery_task_id, job.attempts) != fence:
+                raise StaleAttemptError(job_id=job_id)
+            if not can_transition(current, status):
+                raise InvalidTransitionError(
+                    f"A {current.value} job cannot become {status.value}.",
+                    job_id=job_id,
+                    current=current.value,
+                    requested=status.value,
+                )
+            now = utcnow()
+            job.status = status.value
+            if result is not None:
+                job.result = result
+            if error is not None:
+                job.error_code, job.error_message = error
+            if status == JobStatus.PROCESSING and current != JobStatus.PROCESSING:
+                job.started_at = now
+            if status in TERMINAL_STATUSES:
+                job.finished_at = now
+                job.expires_at = now + self.result_retention
+                if status == JobStatus.COMPLETED:
+                    job.progress_percentage = 100
+                    job.progress_stage = "done"
+                    job.progress_message = "Completed"
+                    job.error_code = job.error_message = None
+                else:
+                    job.progress_stage = status.value
+            if mutate is not None:
+                mutate(job)
+            return job
+
+        return self.execute_job_operation(job_id, change)
+
+    # -- worker-side helpers (still one transaction each) ---------------------
+    def claim(self, job_id: str, task_id: str, max_attempts: int) -> Job | None:
+        """Take the job for one attempt of the message ``task_id``.
+
+        Returns the job (now processing, attempt counted) or None when this
+        message must not run: the job is terminal, or belongs to another
+        dispatch. A job past its attempt limit is failed here, so a file that
+        kills its worker cannot loop for ever.
+        """
+
+        def take(job: Job) -> Job | None:
+            if job.is_terminal or job.celery_task_id != task_id:
+                return None
+            now = utcnow()
+            if job.attempts >= max_attempts:
+                job.status = JobStatus.FAILED.value
+                job.error_code = "WORKER_LOST"
+                job.error_message = (
+                    f"The job was started {job.attempts} times without finishing; it was abandoned."
+                )
+                job.finished_at = now
+                job.expires_at = now + self.result_retention
+                job.progress_stage = "failed"
+                return None
+            job.status = JobStatus.PROCESSING.value
+            job.attempts += 1
+            job.started_at = now
+            job.progress_stage = "started"
+            job.progress_message = f"Attempt {job.attempts}"
+            return job
+
+        return self.execute_job_operation(job_id, take)
+
+    def schedule_retry(
+        self,
+        job_id: str,
+        *,
+        fence: tuple[str, int],
+        new_task_id: str,
+        due: datetime,
+        error: tuple[str, str],
+    ) -> Job:
+        """processing -> pending with a new dispatch id, due at ``due``.
+
+        The last error is kept for operators, but the job stays non-terminal:
+        a client never sees ``failed`` while a retry is pending.
+        """
+
+        def mutate(job: Job) -> None:
+            job.celery_task_id = new_task_id
+            job.scheduled_at = due
+            job.progress_stage = "retry_scheduled"
+            job.progress_message = f"Retrying after a transient error ({error[0]})"
+
+        return self.update_job_status_safely(
+            job_id, JobStatus.PENDING, error=error, fence=fence, mutate=mutate
+        )
+
+    def redispatch(self, job_id: str, *, new_task_id: str, expected_status: JobStatus) -> bool:
+        """Give a stuck job a new dispatch id (reaper); False if it moved on meanwhile."""
+
+        def mutate(job: Job) -> bool:
+            if job.status != expected_status.value:
+                return False
+            job.status = JobStatus.PENDING.value
+            job.celery_task_id = new_task_id
+            job.scheduled_at = utcnow()
+            job.progress_stage = "requeued"
+            job.progress_message = "Re-queued after its worker stopped responding"
+            return True
+
+        return self.execute_job_operation(job_id, mutate)
+
+    def set_task_id(self, job_id: str, task_id: str) -> None:
+        def mutate(job: Job) -> None:
+            job.celery_task_id = task_id
+
+        self.execute_job_operation(job_id, mutate)
+
+    def mark_files_deleted(self, job_id: str) -> None:
+        def mutate(job: Job) -> None:
+            job.files_deleted_at = utcnow()
+
+        self.execute_job_operation(job_id, mutate)
+
+    def delete_job(self, job_id: str) -> bool:
+        """Remove the row (used when a submission could not be queued, and by cleanup)."""
+
+        def work(session: Session) -> bool:
+            return bool(session.execute(delete(Job).where(Job.id == job_id)).rowcount)
+
+        return self._run(work)
+
+    # -- reads (no locks) ------------------------------------------------------
+    def ping(self) -> None:
+        """Raise if the database cannot answer."""
+        with self._sessions() as session:
+            session.execute(select(1))
+
+    def get_job(self, job_id: str) -> Job | None:
+        with self._sessions() as session:
+            return session.get(Job, job_id)
+
+    def list_jobs(
+        self,
+        *,
+        owner: str | None,
+        status: JobStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[Sequence[Job], int]:
+        with self._sessions() as session:
+            query = select(Job).where(Job.owner.is_(None) if owner is None else Job.owner == owner)
+            if status is not None:
+                query = query.where(Job.status == status.value)
+            total = session.execute(
+                select(func.count()).select_from(query.subquery())
+            ).scalar_one()
+            rows = session.execute(
+                query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
+            ).scalars().all()
+            return rows, total
+
+    def iter_ids(self, *conditions: Any, limit: int = 500) -> list[str]:
+        with self._sessions() as session:
+            return list(session.execute(select(Job.id).where(*conditions).limit(limit)).scalars())
+
+    # -- worker heartbeats (not job rows, kept beside them) ---------------------
+    def record_heartbeat(self, worker: str, queues: list[str], pid: int) -> None:
+        def work(session: Session) -> None:
+            row = session.get(WorkerHeartbeat, worker)
+            if row is None:
+                session.add(WorkerHeartbeat(worker=worker, queues=queues, pid=pid))
+            else:
+                row.queues, row.pid, row.last_seen = queues, pid, utcnow()
+
+        self._run(work)
+
+    def forget_worker(self, worker: str) -> None:
+        self._run(lambda s: s.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker == worker)))
+
+    def live_queues(self, since: datetime) -> set[str]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(WorkerHeartbeat.queues).where(WorkerHeartbeat.last_seen >= since)
+            ).scalars()
+            return {queue for queues in rows for queue in queues}
+

@@ -1,0 +1,58 @@
+"""The composition root: settings, database, job operations and files, built
+once per process (and again after a fork) and shared by the API, the
+workers and the CLI."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pressroom.config import Settings, get_settings
+from pressroom.db.engine import dispose_engines, session_factory
+from pressroom.jobs.operations import JobOperations
+from pressroom.storage.backend import LocalStorage
+from pressroom.storage.files import FileManagementService
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    ops: JobOperations
+    files: FileManagementService
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        settings.ensure_dirs()
+        ops = JobOperations(
+            session_factory(settings),
+            result_retention=timedelta(hours=settings.result_retention_hours),
+        )
+        files = FileManagementService(
+            LocalStorage(settings.files_root),
+            settings.data_dir / "tmp",
+            max_upload_bytes=settings.max_upload_bytes,
+            engine_timeout=min(60, settings.engine_timeout_seconds),
+        )
+        return cls(settings=settings, ops=ops, files=files)
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = Runtime.build(get_settings())
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget connections and cached settings (after fork, in tests)."""
+    global _runtime
+    with _lock:
+        _runtime = None
+    dispose_engines()
+    get_settings.cache_clear()

@@ -1,0 +1,2 @@
+"""Services: pure processing. Paths in, paths and facts out, progress through
+the ``Progress`` protocol; nothing here knows of jobs, Celery or HTTP."""

@@ -1,0 +1,34 @@
+"""Content sniffing: a file is what its bytes say, never what its name says."""
+
+from __future__ import annotations
+
+PDF = "application/pdf"
+PNG = "image/png"
+JPEG = "image/jpeg"
+TIFF = "image/tiff"
+
+_MAGIC: list[tuple[bytes, str]] = [
+    (b"\x89PNG\r\n\x1a\n", PNG),
+    (b"\xff\xd8\xff", JPEG),
+    (b"II*\x00", TIFF),
+    (b"MM\x00*", TIFF),
+]
+
+
+def sniff(head: bytes) -> str | None:
+    """MIME type from the first bytes (1 KiB is enough), or None.
+
+    A PDF header may be preceded by junk within the first 1024 bytes, which
+    every PDF reader tolerates, so we do too.
+    """
+    if b"%PDF-" in head[:1024]:
+        return PDF
+    for magic, mime in _MAGIC:
+        if head.startswith(magic):
+            return mime
+    return None
+
+
+def looks_truncated(tail: bytes) -> bool:
+    """A complete PDF ends with an %%EOF marker near its end."""
+    return b"%%EOF" not in tail
