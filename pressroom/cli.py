@@ -22,10 +22,18 @@ ALL_QUEUES = ",".join(q.value for q in Queue)
 def _worker_argv(queues: str, concurrency: int, beat: bool) -> list[str]:
     settings = get_settings()
     argv = [
-        sys.executable, "-m", "celery", "-A", "pressroom.worker", "worker",
-        "--queues", queues,
-        "--loglevel", settings.log_level,
-        "--hostname", f"pressroom-{os.getpid()}@%h",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "pressroom.worker",
+        "worker",
+        "--queues",
+        queues,
+        "--loglevel",
+        settings.log_level,
+        "--hostname",
+        f"pressroom-{os.getpid()}@%h",
     ]
     if concurrency or settings.worker_concurrency:
         argv += ["--concurrency", str(concurrency or settings.worker_concurrency)]
@@ -38,14 +46,23 @@ def _worker_argv(queues: str, concurrency: int, beat: bool) -> list[str]:
 
 def _api_argv(host: str, port: int, workers: int, threads: int) -> list[str]:
     return [
-        sys.executable, "-m", "gunicorn",
-        "--worker-class", "gthread",
-        "--workers", str(workers),
-        "--threads", str(threads),
-        "--bind", f"{host}:{port}",
-        "--graceful-timeout", "20",
-        "--timeout", "120",
-        "--access-logfile", "-",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--bind",
+        f"{host}:{port}",
+        "--graceful-timeout",
+        "20",
+        "--timeout",
+        "120",
+        "--access-logfile",
+        "-",
         "pressroom.api.wsgi:app",
     ]
 
@@ -76,7 +93,9 @@ def serve(host: str | None, port: int | None, concurrency: int) -> None:
     upgrade(settings)
     host, port = host or settings.host, port or settings.port
     click.echo(f"Pressroom data folder: {settings.data_dir}")
-    click.echo(f"database {_safe_url(settings.database_url)}, broker {_safe_url(settings.broker_url)}")
+    click.echo(
+        f"database {_safe_url(settings.database_url)}, broker {_safe_url(settings.broker_url)}"
+    )
     click.echo(f"serving on http://{host}:{port}  (Ctrl-C stops)")
     children = [
         subprocess.Popen(_api_argv(host, port, 1, 16)),
@@ -140,9 +159,16 @@ def beat() -> None:
     """Run the beat scheduler alone (cleanup and the reaper)."""
     settings = get_settings()
     argv = [
-        sys.executable, "-m", "celery", "-A", "pressroom.worker", "beat",
-        "--schedule", str(settings.data_dir / "celerybeat-schedule"),
-        "--loglevel", settings.log_level,
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "pressroom.worker",
+        "beat",
+        "--schedule",
+        str(settings.data_dir / "celerybeat-schedule"),
+        "--loglevel",
+        settings.log_level,
     ]
     os.execv(sys.executable, argv)
 

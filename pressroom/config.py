@@ -25,7 +25,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("./var"), description="Folder for every embedded-mode file.")
     database_url: str = Field("", description="SQLAlchemy URL; default SQLite in data_dir.")
     broker_url: str = Field("", description="Celery broker URL; default filesystem in data_dir.")
-    storage_root: Path | None = Field(None, description="Local storage root; default data_dir/files.")
+    storage_root: Path | None = Field(
+        None, description="Local storage root; default data_dir/files."
+    )
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -196,6 +196,7 @@ class StaleAttemptError(PressroomError):
 
 
 ERROR_CLASSES: tuple[type[PressroomError], ...] = tuple(
-    cls for cls in list(globals().values())
+    cls
+    for cls in list(globals().values())
     if isinstance(cls, type) and issubclass(cls, PressroomError)
 )

@@ -8,6 +8,8 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
+from celery import Celery
+
 from pressroom.config import Settings, get_settings
 from pressroom.db.engine import dispose_engines, session_factory
 from pressroom.jobs.operations import JobOperations
@@ -20,6 +22,8 @@ class Runtime:
     settings: Settings
     ops: JobOperations
     files: FileManagementService
+    #: the Celery app used to publish messages (configured from ``settings``)
+    celery: Celery
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -34,7 +38,10 @@ class Runtime:
             max_upload_bytes=settings.max_upload_bytes,
             engine_timeout=min(60, settings.engine_timeout_seconds),
         )
-        return cls(settings=settings, ops=ops, files=files)
+        from pressroom.tasks.celery_app import make_celery
+
+        celery = make_celery(settings, set_as_current=False, include_tasks=False)
+        return cls(settings=settings, ops=ops, files=files, celery=celery)
 
 
 _lock = threading.Lock()

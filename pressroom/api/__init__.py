@@ -8,7 +8,6 @@ from pressroom.api import compress, health, jobs, openapi
 from pressroom.api.errors import register_error_handlers
 from pressroom.config import Settings, get_settings
 from pressroom.runtime import Runtime
-from pressroom.tasks.celery_app import celery_app
 
 #: multipart overhead allowed above the file size limit before werkzeug refuses
 FORM_OVERHEAD = 1024 * 1024
@@ -23,7 +22,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["pressroom"] = Runtime.build(settings)
-    app.extensions["celery"] = celery_app
     register_error_handlers(app)
     for module in (compress, jobs, health, openapi):
         app.register_blueprint(module.bp)

@@ -13,11 +13,11 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
+
 from pressroom.api.submission import runtime
 from pressroom.db.models import utcnow
 from pressroom.engines.runner import run
 from pressroom.jobs.states import QUEUE_OF, Queue
-from pressroom.tasks.celery_app import celery_app
 
 bp = Blueprint("health", __name__, url_prefix="/api")
 
@@ -36,7 +36,7 @@ def _check_broker() -> dict[str, Any]:
         folder = settings.broker_folder / "queue"
         ok = folder.is_dir() and shutil.disk_usage(folder).free > 0
         return {"ok": ok, "transport": "filesystem"}
-    with celery_app.connection_for_write() as conn:
+    with runtime().celery.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
         return {"ok": True, "transport": conn.transport_cls}
 

@@ -153,7 +153,11 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "The file",
-                            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                            "content": {
+                                "application/octet-stream": {
+                                    "schema": {"type": "string", "format": "binary"}
+                                }
+                            },
                         },
                         "404": _error("Unknown job, or the job has no file"),
                         "409": _error("Not completed yet"),
@@ -166,7 +170,10 @@ def document() -> dict[str, Any]:
                     "summary": "Server-sent events: progress until a terminal state",
                     "parameters": [JOB_ID],
                     "responses": {
-                        "200": {"description": "event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                        "200": {
+                            "description": "event stream",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
                         "404": _error("Unknown job"),
                     },
                 }
@@ -175,8 +182,14 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "Database, broker, storage, engines and queue consumers",
                     "responses": {
-                        "200": {"description": "Healthy", "content": {"application/json": {"schema": {"type": "object"}}}},
-                        "503": {"description": "A check failed", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "200": {
+                            "description": "Healthy",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "503": {
+                            "description": "A check failed",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
                     },
                 }
             },

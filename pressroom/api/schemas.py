@@ -20,15 +20,17 @@ class FormModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     job_id: str | None = Field(
-        None, pattern=JOB_ID_PATTERN, description="Client-chosen id; makes the submission idempotent."
+        None,
+        pattern=JOB_ID_PATTERN,
+        description="Client-chosen id; makes the submission idempotent.",
     )
 
 
 class CompressForm(FormModel):
-    compressionLevel: Literal["lossless", "low", "medium", "high", "maximum"] = Field(  # noqa: N815
+    compressionLevel: Literal["lossless", "low", "medium", "high", "maximum"] = Field(
         "medium", description="How hard to compress."
     )
-    imageQuality: int = Field(  # noqa: N815
+    imageQuality: int = Field(
         80, ge=10, le=100, description="JPEG quality of re-encoded images (10-100)."
     )
 

@@ -26,7 +26,8 @@ from pressroom.tasks.dispatch import dispatch
 
 
 def runtime() -> Runtime:
-    return current_app.extensions["pressroom"]  # type: ignore[no-any-return]
+    rt: Runtime = current_app.extensions["pressroom"]
+    return rt
 
 
 def accepted(job: Job, *, replay: bool = False) -> Response:
@@ -78,7 +79,7 @@ def submit_upload(
             return accepted(job, replay=True)
         try:
             rt.files.adopt_input(job_id, staged)
-            dispatch(job_id, task_type, task_id)
+            dispatch(rt.celery, job_id, task_type, task_id)
         except BaseException:
             rt.files.delete_job_files(job_id)
             rt.ops.delete_job(job_id)

@@ -7,12 +7,13 @@ that makes a parser loop or explode costs one failed job, not a worker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import resource
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ class Completed:
     stderr: str
 
 
-def _limits(cpu_seconds: int, memory_bytes: int):  # type: ignore[no-untyped-def]
+def _limits(cpu_seconds: int, memory_bytes: int) -> Callable[[], None]:
     def apply() -> None:  # runs in the child between fork and exec
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
@@ -79,15 +80,13 @@ def run(
         cwd=cwd,
         text=True,
         errors="replace",
-        preexec_fn=_limits(int(timeout) + 1, memory_bytes),  # noqa: PLW1509
+        preexec_fn=_limits(int(timeout) + 1, memory_bytes),
     )
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, 9)
-        except ProcessLookupError:
-            pass
         proc.communicate()
         logger.warning("%s timed out after %ss", tool, timeout)
         raise EngineTimeoutError(f"{tool} took longer than {timeout:.0f} s.", tool=tool) from None

@@ -47,7 +47,8 @@ def reap_stuck_jobs(rt: Runtime, now: datetime | None = None) -> ReapReport:
             seconds=settings.queue_time_limit(queue.value) + settings.reaper_grace_seconds
         )
         stuck = rt.ops.iter_ids(
-            Job.status == JobStatus.PROCESSING.value, Job.queue == queue.value,
+            Job.status == JobStatus.PROCESSING.value,
+            Job.queue == queue.value,
             Job.started_at < cutoff,
         )
         for job_id in stuck:
@@ -63,29 +64,7 @@ def reap_stuck_jobs(rt: Runtime, now: datetime | None = None) -> ReapReport:
 
 
 def _reap_processing(rt: Runtime, job_id: str, cutoff: datetime, report: ReapReport) -> None:
-    max_attempts = rt.settings.max_attempts
-
-    def decide(job: Job) -> str:
-        if job.status != JobStatus.PROCESSING.value or not job.started_at or job.started_at >= cutoff:
-            return "moved-on"
-        if job.attempts >= max_attempts:
-            now = utcnow()
-            job.status = JobStatus.FAILED.value
-            job.error_code = "WORKER_LOST"
-            job.error_message = (
-                f"The worker running this job stopped responding {job.attempts} times; "
-                "the job was abandoned."
-            )
-            job.finished_at = now
-            job.expires_at = now + rt.ops.result_retention
-            job.progress_stage = "failed"
-            return "failed"
-        return "requeue"
-
-    try:
-        decision = rt.ops.execute_job_operation(job_id, decide)
-    except JobNotFoundError:
-        return
+    decision = rt.ops.reap_processing(job_id, cutoff, rt.settings.max_attempts)
     if decision == "failed":
         rt.files.delete_input(job_id)
         report.failed.append(job_id)
@@ -104,7 +83,7 @@ def _redispatch(rt: Runtime, job_id: str, expected: JobStatus, report: ReapRepor
     if job is None:
         return
     try:
-        dispatch(job_id, TaskType(job.task_type), new_task_id)
+        dispatch(rt.celery, job_id, TaskType(job.task_type), new_task_id)
     except BrokerUnavailableError:
         log.warning("reaper: broker unavailable; job %s stays pending for the next round", job_id)
         return
@@ -135,7 +114,9 @@ def cleanup_expired(rt: Runtime, now: datetime | None = None) -> CleanupReport:
     terminal = [s.value for s in TERMINAL_STATUSES]
 
     for job_id in rt.ops.iter_ids(
-        Job.status.in_(terminal), Job.expires_at < now, Job.files_deleted_at.is_(None),
+        Job.status.in_(terminal),
+        Job.expires_at < now,
+        Job.files_deleted_at.is_(None),
         limit=5000,
     ):
         report.bytes_freed += rt.files.delete_job_files(job_id)

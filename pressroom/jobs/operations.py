@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pressroom.db.models import Job, WorkerHeartbeat, utcnow
 from pressroom.errors import (
     InvalidTransitionError,
+    JobCancelledError,
     JobConflictError,
     JobNotFoundError,
     StaleAttemptError,
@@ -49,6 +50,14 @@ def _is_retryable_db_error(exc: BaseException) -> bool:
         if exc.connection_invalidated:
             return True
     return False
+
+
+def _worker_lost(attempts: int) -> tuple[str, str]:
+    return (
+        "WORKER_LOST",
+        f"The job was started {attempts} times and its worker stopped each time; "
+        "it was abandoned. The file may be too large or malformed for this server.",
+    )
 
 
 class JobOperations:
@@ -197,29 +206,46 @@ class JobOperations:
                     current=current.value,
                     requested=status.value,
                 )
-            now = utcnow()
-            job.status = status.value
-            if result is not None:
-                job.result = result
-            if error is not None:
-                job.error_code, job.error_message = error
             if status == JobStatus.PROCESSING and current != JobStatus.PROCESSING:
-                job.started_at = now
+                job.started_at = utcnow()
             if status in TERMINAL_STATUSES:
-                job.finished_at = now
-                job.expires_at = now + self.result_retention
-                if status == JobStatus.COMPLETED:
-                    job.progress_percentage = 100
-                    job.progress_stage = "done"
-                    job.progress_message = "Completed"
-                    job.error_code = job.error_message = None
-                else:
-                    job.progress_stage = status.value
+                self._finish(job, status, result=result, error=error)
+            else:
+                job.status = status.value
+                if result is not None:
+                    job.result = result
+                if error is not None:
+                    job.error_code, job.error_message = error
             if mutate is not None:
                 mutate(job)
             return job
 
         return self.execute_job_operation(job_id, change)
+
+    def _finish(
+        self,
+        job: Job,
+        status: JobStatus,
+        *,
+        result: dict[str, Any] | None = None,
+        error: tuple[str, str] | None = None,
+    ) -> None:
+        """Put a locked job in a terminal state, with its timestamps."""
+        now = utcnow()
+        job.status = status.value
+        job.finished_at = max(now, job.created_at)
+        job.expires_at = now + self.result_retention
+        if result is not None:
+            job.result = result
+        if status == JobStatus.COMPLETED:
+            job.progress_percentage = 100
+            job.progress_stage = "done"
+            job.progress_message = "Completed"
+            job.error_code = job.error_message = None
+        else:
+            job.progress_stage = status.value
+            if error is not None:
+                job.error_code, job.error_message = error
 
     # -- worker-side helpers (still one transaction each) ---------------------
     def claim(self, job_id: str, task_id: str, max_attempts: int) -> Job | None:
@@ -234,25 +260,62 @@ class JobOperations:
         def take(job: Job) -> Job | None:
             if job.is_terminal or job.celery_task_id != task_id:
                 return None
-            now = utcnow()
             if job.attempts >= max_attempts:
-                job.status = JobStatus.FAILED.value
-                job.error_code = "WORKER_LOST"
-                job.error_message = (
-                    f"The job was started {job.attempts} times without finishing; it was abandoned."
-                )
-                job.finished_at = now
-                job.expires_at = now + self.result_retention
-                job.progress_stage = "failed"
+                self._finish(job, JobStatus.FAILED, error=_worker_lost(job.attempts))
                 return None
             job.status = JobStatus.PROCESSING.value
             job.attempts += 1
-            job.started_at = now
+            job.started_at = utcnow()
             job.progress_stage = "started"
             job.progress_message = f"Attempt {job.attempts}"
             return job
 
         return self.execute_job_operation(job_id, take)
+
+    def record_progress(
+        self, job_id: str, fence: tuple[str, int], percentage: int, stage: str, message: str
+    ) -> None:
+        """Write progress if ``fence`` still owns the running job, else raise
+        JobCancelledError (cancelled) or StaleAttemptError (superseded)."""
+
+        def write(job: Job) -> None:
+            self._check_owner(job, fence)
+            job.progress_percentage = max(0, min(100, percentage))
+            job.progress_stage = stage[:64]
+            job.progress_message = message[:500]
+
+        self.execute_job_operation(job_id, write)
+
+    def check_owner(self, job_id: str, fence: tuple[str, int]) -> None:
+        """Raise like ``record_progress`` would, without writing."""
+        self.execute_job_operation(job_id, lambda job: self._check_owner(job, fence))
+
+    @staticmethod
+    def _check_owner(job: Job, fence: tuple[str, int]) -> None:
+        if job.status == JobStatus.CANCELLED.value:
+            raise JobCancelledError(job_id=job.id)
+        if job.status != JobStatus.PROCESSING.value or (job.celery_task_id, job.attempts) != fence:
+            raise StaleAttemptError(job_id=job.id)
+
+    def reap_processing(self, job_id: str, cutoff: datetime, max_attempts: int) -> str:
+        """Decide for a job that has been processing since before ``cutoff``:
+        ``"failed"`` (attempts used up: WORKER_LOST), ``"requeue"``, or
+        ``"moved-on"`` when it is no longer stuck."""
+
+        def decide(job: Job) -> str:
+            if job.status != JobStatus.PROCESSING.value or not job.started_at:
+                return "moved-on"
+            if job.started_at >= cutoff:
+                return "moved-on"
+            if job.attempts >= max_attempts:
+                self._finish(job, JobStatus.FAILED, error=_worker_lost(job.attempts))
+                return "failed"
+            return "requeue"
+
+        try:
+            return self.execute_job_operation(job_id, decide)
+        except JobNotFoundError:
+            return "moved-on"
 
     def schedule_retry(
         self,
@@ -310,7 +373,8 @@ class JobOperations:
         """Remove the row (used when a submission could not be queued, and by cleanup)."""
 
         def work(session: Session) -> bool:
-            return bool(session.execute(delete(Job).where(Job.id == job_id)).rowcount)
+            result = session.execute(delete(Job).where(Job.id == job_id))
+            return bool(getattr(result, "rowcount", 0))
 
         return self._run(work)
 
@@ -336,12 +400,14 @@ class JobOperations:
             query = select(Job).where(Job.owner.is_(None) if owner is None else Job.owner == owner)
             if status is not None:
                 query = query.where(Job.status == status.value)
-            total = session.execute(
-                select(func.count()).select_from(query.subquery())
-            ).scalar_one()
-            rows = session.execute(
-                query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
-            ).scalars().all()
+            total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+            rows = (
+                session.execute(
+                    query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
+                )
+                .scalars()
+                .all()
+            )
             return rows, total
 
     def iter_ids(self, *conditions: Any, limit: int = 500) -> list[str]:
@@ -360,7 +426,9 @@ class JobOperations:
         self._run(work)
 
     def forget_worker(self, worker: str) -> None:
-        self._run(lambda s: s.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker == worker)))
+        self._run(
+            lambda s: s.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker == worker))
+        )
 
     def live_queues(self, since: datetime) -> set[str]:
         with self._sessions() as session:
@@ -368,4 +436,3 @@ class JobOperations:
                 select(WorkerHeartbeat.queues).where(WorkerHeartbeat.last_seen >= since)
             ).scalars()
             return {queue for queues in rows for queue in queues}
-

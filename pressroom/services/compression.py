@@ -84,7 +84,9 @@ class CompressionService:
         )
         size = candidate.stat().st_size
         kept = size < original_size
-        report = PassReport("structure", original_size, size, round(time.monotonic() - started, 3), kept)
+        report = PassReport(
+            "structure", original_size, size, round(time.monotonic() - started, 3), kept
+        )
 
         output = workdir / "compressed.pdf"
         if kept:

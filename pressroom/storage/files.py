@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from pressroom.engines import qpdf
 from pressroom.errors import (
@@ -90,7 +90,7 @@ class FileManagementService:
 
     # -- uploads -------------------------------------------------------------------
     def stage_upload(
-        self, stream: BinaryIO, filename: str | None, *, accept: Iterable[str] = (sniff.PDF,)
+        self, stream: IO[bytes], filename: str | None, *, accept: Iterable[str] = (sniff.PDF,)
     ) -> StagedUpload:
         """Copy ``stream`` to a staging file, enforcing size and type."""
         accept = tuple(accept)
@@ -113,9 +113,7 @@ class FileManagementService:
                 raise EmptyFileError()
             mime = sniff.sniff(head)
             if mime not in accept:
-                raise UnsupportedFileTypeError(
-                    detected=mime or "unknown", accepted=list(accept)
-                )
+                raise UnsupportedFileTypeError(detected=mime or "unknown", accepted=list(accept))
             staged = StagedUpload(
                 path=path,
                 size=size,

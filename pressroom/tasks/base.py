@@ -163,10 +163,15 @@ def _handle_failure(
             )
         except (StaleAttemptError, InvalidTransitionError):
             return "stopped"
-        log.warning("job %s attempt %d failed with %s; retry in %.0fs",
-                    job.id, attempt, error.code, countdown)
+        log.warning(
+            "job %s attempt %d failed with %s; retry in %.0fs",
+            job.id,
+            attempt,
+            error.code,
+            countdown,
+        )
         try:
-            dispatch(job.id, task_type, new_task_id, countdown=countdown)
+            dispatch(rt.celery, job.id, task_type, new_task_id, countdown=countdown)
         except BrokerUnavailableError:
             # the job is pending with a due time: the reaper re-dispatches it
             log.warning("job %s: retry could not be queued; the reaper will", job.id)

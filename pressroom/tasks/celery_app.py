@@ -107,9 +107,14 @@ def configure(app: Celery, settings: Settings) -> Celery:
     return app
 
 
-def make_celery(settings: Settings | None = None) -> Celery:
+def make_celery(
+    settings: Settings | None = None, *, set_as_current: bool = True, include_tasks: bool = True
+) -> Celery:
+    """The worker's app (with the task modules) or a publisher (without)."""
     settings = settings or get_settings()
-    app = Celery("pressroom", include=TASK_MODULES, set_as_current=True)
+    app = Celery(
+        "pressroom", include=TASK_MODULES if include_tasks else [], set_as_current=set_as_current
+    )
     configure(app, settings)
     return app
 

@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import logging
 
+from celery import Celery
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from pressroom.errors import BrokerUnavailableError
 from pressroom.jobs.states import QUEUE_OF, TaskType
-from pressroom.tasks.celery_app import celery_app, job_task_name
+from pressroom.tasks.celery_app import job_task_name
 
 log = logging.getLogger(__name__)
 
 
-def dispatch(job_id: str, task_type: TaskType, task_id: str, *, countdown: float = 0) -> None:
-    """Publish the job's message; raises BrokerUnavailableError if it cannot."""
+def dispatch(
+    celery: Celery, job_id: str, task_type: TaskType, task_id: str, *, countdown: float = 0
+) -> None:
+    """Publish the job's message; raises BrokerUnavailableError if it cannot.
+
+    ``send_task`` by name: the publisher needs no task code imported.
+    """
     try:
-        celery_app.send_task(
+        celery.send_task(
             job_task_name(TaskType(task_type).value),
             args=[job_id],
             task_id=task_id,

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the system programs Pressroom drives, when any is missing.
+# Debian/Ubuntu only. Without root it prints the exact apt-get line to run.
+# Usage: scripts/system-deps.sh [--with-browser]
+set -euo pipefail
+
+PACKAGES=(qpdf ghostscript poppler-utils img2pdf tesseract-ocr
+          tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra
+          tesseract-ocr-spa tesseract-ocr-ita tesseract-ocr-por)
+if [[ "${1:-}" == "--with-browser" ]]; then
+    PACKAGES+=(chromium)
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+line="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+if ! command -v apt-get >/dev/null; then
+    echo "Pressroom needs these programs: ${missing[*]}; install them with your package manager." >&2
+    exit 1
+fi
+if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+        SUDO=sudo
+    else
+        echo "Pressroom needs system packages that are not installed. Run, as root:" >&2
+        echo "  sudo sh -c '$line'" >&2
+        exit 1
+    fi
+fi
+echo "installing system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+${SUDO:-} apt-get update -qq
+${SUDO:-} apt-get install -y -qq --no-install-recommends "${missing[@]}"
