@@ -20,6 +20,7 @@ def run_migrations_online() -> None:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql("SET lock_timeout = '5s'")
             connection.exec_driver_sql("SET statement_timeout = '60s'")
+            connection.commit()  # session settings stay; alembic opens its own transaction
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

@@ -1,0 +1,158 @@
+"""JobOperations on each backend: idempotent race-safe creation, locked
+updates that lose nothing, and the state machine."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from pressroom.errors import (
+    InvalidTransitionError,
+    JobCancelledError,
+    JobConflictError,
+    StaleAttemptError,
+)
+from pressroom.jobs.progress import ProgressReporter
+from pressroom.jobs.states import JobStatus, TaskType
+from pressroom.runtime import Runtime
+
+INPUT = {"options": {"compressionLevel": "medium"}, "fingerprint": "abc"}
+
+
+def new_id() -> str:
+    return f"t-{uuid.uuid4().hex}"
+
+
+def test_twenty_concurrent_creates_make_one_job(isolated_runtime: Runtime) -> None:
+    ops = isolated_runtime.ops
+    job_id = new_id()
+    barrier = threading.Barrier(20)
+
+    def create(_: int) -> tuple[str, str, bool]:
+        barrier.wait()
+        job, created = ops.create_job_safely(job_id, TaskType.COMPRESS, INPUT)
+        return job.id, job.task_type, created
+
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(create, range(20)))
+
+    assert {r[:2] for r in results} == {(job_id, "compress")}
+    assert sum(created for *_, created in results) == 1
+    rows, total = ops.list_jobs(owner=None)
+    assert [j.id for j in rows].count(job_id) == 1
+
+
+def test_same_id_for_another_task_owner_or_file_is_a_conflict(isolated_runtime: Runtime) -> None:
+    ops = isolated_runtime.ops
+    job_id = new_id()
+    ops.create_job_safely(job_id, TaskType.COMPRESS, INPUT)
+    with pytest.raises(JobConflictError):
+        ops.create_job_safely(job_id, TaskType.CONVERT, INPUT)
+    with pytest.raises(JobConflictError):
+        ops.create_job_safely(job_id, TaskType.COMPRESS, INPUT, owner="key-2")
+    with pytest.raises(JobConflictError):
+        ops.create_job_safely(job_id, TaskType.COMPRESS, {**INPUT, "fingerprint": "other"})
+    again, created = ops.create_job_safely(job_id, TaskType.COMPRESS, INPUT)
+    assert (again.id, created) == (job_id, False)
+
+
+def test_concurrent_locked_updates_lose_nothing(isolated_runtime: Runtime) -> None:
+    ops = isolated_runtime.ops
+    job_id = new_id()
+    ops.create_job_safely(job_id, TaskType.COMPRESS, INPUT)
+
+    def bump(job):  # type: ignore[no-untyped-def]
+        counts = dict(job.input_data)
+        counts["n"] = counts.get("n", 0) + 1
+        job.input_data = counts
+
+    def work(_: int) -> None:
+        for _ in range(15):
+            ops.execute_job_operation(job_id, bump)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(work, range(8)))
+    job = ops.get_job(job_id)
+    assert job is not None and job.input_data["n"] == 120
+
+
+def test_progress_racing_a_cancel_never_breaks_the_state_machine(
+    isolated_runtime: Runtime,
+) -> None:
+    ops = isolated_runtime.ops
+    job_id = new_id()
+    task_id = str(uuid.uuid4())
+    ops.create_job_safely(job_id, TaskType.COMPRESS, INPUT, celery_task_id=task_id)
+    job = ops.claim(job_id, task_id, max_attempts=3)
+    assert job is not None and job.status == "processing"
+    fence = (task_id, job.attempts)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def report(n: int) -> None:
+        reporter = ProgressReporter(ops, job_id, fence, min_interval=0)
+        for pct in range(1, 40):
+            try:
+                reporter.report(pct, f"stage-{n}", "working")
+            except JobCancelledError:
+                with lock:
+                    outcomes.append("cancelled-seen")
+                return
+        with lock:
+            outcomes.append("finished")
+
+    threads = [threading.Thread(target=report, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    ops.update_job_status_safely(job_id, JobStatus.CANCELLED, error=("JOB_CANCELLED", "by test"))
+    for t in threads:
+        t.join()
+
+    final = ops.get_job(job_id)
+    assert final is not None and final.status == "cancelled" and final.finished_at is not None
+    # a reporter that writes after the cancel learns of it; none may revive the job
+    reporter = ProgressReporter(ops, job_id, fence, min_interval=0)
+    with pytest.raises(JobCancelledError):
+        reporter.report(99, "late", "")
+    with pytest.raises(InvalidTransitionError):
+        ops.update_job_status_safely(job_id, JobStatus.COMPLETED, result={})
+    assert len(outcomes) == 4
+
+
+def test_state_machine_and_fencing(isolated_runtime: Runtime) -> None:
+    ops = isolated_runtime.ops
+    job_id = new_id()
+    ops.create_job_safely(job_id, TaskType.COMPRESS, INPUT, celery_task_id="m1")
+    with pytest.raises(InvalidTransitionError):
+        ops.update_job_status_safely(job_id, JobStatus.COMPLETED, result={})
+    assert ops.claim(job_id, "other-message", 3) is None  # a stale message is dropped
+    job = ops.claim(job_id, "m1", 3)
+    assert job is not None and job.attempts == 1 and job.started_at is not None
+    # a redelivery of the same message re-claims the job as a new attempt
+    again = ops.claim(job_id, "m1", 3)
+    assert again is not None and again.attempts == 2
+    with pytest.raises(StaleAttemptError):  # attempt 1 may no longer finish the job
+        ops.update_job_status_safely(job_id, JobStatus.COMPLETED, result={}, fence=("m1", 1))
+    done = ops.update_job_status_safely(
+        job_id, JobStatus.COMPLETED, result={"ok": True}, fence=("m1", 2)
+    )
+    assert done.status == "completed" and done.progress_percentage == 100
+    assert done.expires_at is not None and done.expires_at > done.finished_at  # type: ignore[operator]
+    with pytest.raises(InvalidTransitionError):
+        ops.update_job_status_safely(job_id, JobStatus.PROCESSING)
+
+
+def test_a_job_past_its_attempt_limit_fails_with_worker_lost(isolated_runtime: Runtime) -> None:
+    ops = isolated_runtime.ops
+    job_id = new_id()
+    ops.create_job_safely(job_id, TaskType.COMPRESS, INPUT, celery_task_id="m1")
+    for attempt in (1, 2):
+        job = ops.claim(job_id, "m1", max_attempts=2)
+        assert job is not None and job.attempts == attempt
+    assert ops.claim(job_id, "m1", max_attempts=2) is None
+    job = ops.get_job(job_id)
+    assert job is not None
+    assert (job.status, job.error_code, job.attempts) == ("failed", "WORKER_LOST", 2)
