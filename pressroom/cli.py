@@ -13,31 +13,40 @@ from typing import Any
 
 import click
 
-from pressroom.config import get_settings
+from pressroom.config import Settings, get_settings
 from pressroom.jobs.states import Queue
 
 ALL_QUEUES = ",".join(q.value for q in Queue)
 
 
-def _worker_argv(queues: str, concurrency: int, beat: bool) -> list[str]:
-    settings = get_settings()
-    argv = [
+def celery_argv(settings: Settings, command: str) -> list[str]:
+    """``celery -A pressroom.worker <command>`` with the options every run takes."""
+    return [
         sys.executable,
         "-m",
         "celery",
         "-A",
         "pressroom.worker",
-        "worker",
-        "--queues",
-        queues,
+        command,
         "--loglevel",
         settings.log_level,
+    ]
+
+
+def worker_argv(
+    settings: Settings, queues: str, concurrency: int, *, beat: bool, hostname: str = ""
+) -> list[str]:
+    """The worker command line; the tests start their worker with it too."""
+    argv = celery_argv(settings, "worker") + [
+        "--queues",
+        queues,
         "--hostname",
-        f"pressroom-{os.getpid()}@%h",
+        hostname or f"pressroom-{os.getpid()}@%h",
     ]
     if concurrency or settings.worker_concurrency:
         argv += ["--concurrency", str(concurrency or settings.worker_concurrency)]
     if settings.broker_url.startswith("filesystem"):
+        # the filesystem broker has no use for these broadcasts
         argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     if beat:
         argv += ["--beat", "--schedule", str(settings.data_dir / "celerybeat-schedule")]
@@ -99,7 +108,7 @@ def serve(host: str | None, port: int | None, concurrency: int) -> None:
     click.echo(f"serving on http://{host}:{port}  (Ctrl-C stops)")
     children = [
         subprocess.Popen(_api_argv(host, port, 1, 16)),
-        subprocess.Popen(_worker_argv(ALL_QUEUES, concurrency, beat=True)),
+        subprocess.Popen(worker_argv(settings, ALL_QUEUES, concurrency, beat=True)),
     ]
     _supervise(children)
 
@@ -150,7 +159,7 @@ def worker(queues: str, concurrency: int, beat: bool) -> None:
     unknown = set(queues.split(",")) - {q.value for q in Queue}
     if unknown:
         raise click.BadParameter(f"unknown queues {sorted(unknown)}; known: {ALL_QUEUES}")
-    argv = _worker_argv(queues, concurrency, beat)
+    argv = worker_argv(get_settings(), queues, concurrency, beat=beat)
     os.execv(sys.executable, argv)
 
 
@@ -158,17 +167,9 @@ def worker(queues: str, concurrency: int, beat: bool) -> None:
 def beat() -> None:
     """Run the beat scheduler alone (cleanup and the reaper)."""
     settings = get_settings()
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "pressroom.worker",
-        "beat",
+    argv = celery_argv(settings, "beat") + [
         "--schedule",
         str(settings.data_dir / "celerybeat-schedule"),
-        "--loglevel",
-        settings.log_level,
     ]
     os.execv(sys.executable, argv)
 

@@ -184,26 +184,16 @@ def pdf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pdfs")
 
 
-@pytest.fixture(scope="session")
-def text_pdf(pdf_dir: Path) -> Path:
-    return pdfs.text_pdf(pdf_dir / "text.pdf")
+def _made(name: str, maker: Any) -> Any:
+    @pytest.fixture(scope="session", name=name)
+    def fixture(pdf_dir: Path) -> Path:
+        return Path(maker(pdf_dir / f"{name}.pdf"))
+
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def uncompressed_pdf(pdf_dir: Path) -> Path:
-    return pdfs.uncompressed_pdf(pdf_dir / "uncompressed.pdf")
-
-
-@pytest.fixture(scope="session")
-def optimal_pdf(pdf_dir: Path) -> Path:
-    return pdfs.optimal_pdf(pdf_dir / "optimal.pdf")
-
-
-@pytest.fixture(scope="session")
-def encrypted_pdf(pdf_dir: Path) -> Path:
-    return pdfs.encrypted_pdf(pdf_dir / "encrypted.pdf")
-
-
-@pytest.fixture(scope="session")
-def truncated_pdf(pdf_dir: Path) -> Path:
-    return pdfs.truncated_pdf(pdf_dir / "truncated.pdf")
+text_pdf = _made("text_pdf", pdfs.text_pdf)
+uncompressed_pdf = _made("uncompressed_pdf", pdfs.uncompressed_pdf)
+optimal_pdf = _made("optimal_pdf", pdfs.optimal_pdf)
+encrypted_pdf = _made("encrypted_pdf", pdfs.encrypted_pdf)
+truncated_pdf = _made("truncated_pdf", pdfs.truncated_pdf)

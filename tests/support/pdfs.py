@@ -31,41 +31,31 @@ def text_pdf(path: Path, pages: int = 3, words: str = "Pressroom test page") -> 
     return path
 
 
-def uncompressed_pdf(path: Path, pages: int = 3) -> Path:
-    """A text PDF with its streams stored uncompressed: lossless work shrinks it."""
+def _rewritten(path: Path, pages: int, *qpdf_args: str) -> Path:
+    """A text PDF passed through ``qpdf *qpdf_args``."""
     src = text_pdf(path.with_suffix(".src.pdf"), pages)
-    subprocess.run(
-        ["qpdf", "--stream-data=uncompress", "--object-streams=disable", src, path],
-        check=True,
-        timeout=60,
-    )
+    subprocess.run(["qpdf", *qpdf_args, str(src), str(path)], check=True, timeout=60)
     src.unlink()
     return path
+
+
+def uncompressed_pdf(path: Path, pages: int = 3) -> Path:
+    """A text PDF with its streams stored uncompressed: lossless work shrinks it."""
+    return _rewritten(path, pages, "--stream-data=uncompress", "--object-streams=disable")
 
 
 def optimal_pdf(path: Path) -> Path:
     """A PDF qpdf cannot make smaller (already object-streamed and recompressed)."""
-    src = text_pdf(path.with_suffix(".src.pdf"), 1)
-    subprocess.run(
-        [
-            "qpdf",
-            "--object-streams=generate",
-            "--recompress-flate",
-            "--compression-level=9",
-            src,
-            path,
-        ],
-        check=True,
-        timeout=60,
+    return _rewritten(
+        path, 1, "--object-streams=generate", "--recompress-flate", "--compression-level=9"
     )
-    src.unlink()
-    return path
 
 
 def encrypted_pdf(path: Path, password: str = "secret") -> Path:
+    """An AES-256 encrypted PDF that needs ``password`` to open."""
     src = text_pdf(path.with_suffix(".src.pdf"), 1)
     subprocess.run(
-        ["qpdf", "--encrypt", password, password + "-owner", "256", "--", src, path],
+        ["qpdf", "--encrypt", password, password + "-owner", "256", "--", str(src), str(path)],
         check=True,
         timeout=60,
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
+from pressroom.cli import worker_argv
 from pressroom.db.models import utcnow
 from pressroom.jobs.operations import JobOperations
 from tests.support.backends import Backend
@@ -32,29 +32,13 @@ class WorkerProcess:
             "PRESSROOM_TEST_FAULTS_DIR": str(self.faults_dir),
             "PYTHONPATH": str(ROOT),
         }
-        argv = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "pressroom.worker",
-            "worker",
-            "--queues",
+        argv = worker_argv(
+            self.backend.settings(),
             QUEUES,
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"test-{self.backend.name}-{os.getpid()}@%h",
-            "--include",
-            "tests.support.faults",
-            "--beat",
-            "--schedule",
-            str(self.backend.data_dir / "celerybeat-schedule"),
-        ]
-        if not self.backend.broker_url:
-            argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+            2,
+            beat=True,
+            hostname=f"test-{self.backend.name}-{os.getpid()}@%h",
+        ) + ["--include", "tests.support.faults"]
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             argv,
