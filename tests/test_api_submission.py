@@ -119,7 +119,7 @@ def test_duplicate_job_id(isolated_backend: Backend, text_pdf: Path, encrypted_p
     assert first.status_code == 202
     # the same request again (a client retrying) is the same job, not a new one
     replay = submit_compress(client, text_pdf, job_id=job_id)
-    assert replay.status_code == 200 and replay.json["data"]["job_id"] == job_id  # type: ignore[index]
+    assert replay.status_code == 202 and replay.json["data"]["job_id"] == job_id  # type: ignore[index]
     # the same id for different content is a conflict
     other = submit_compress(client, text_pdf, job_id=job_id, compressionLevel="maximum")
     assert (other.status_code, error_code(other)) == (409, "JOB_ID_CONFLICT")

@@ -44,7 +44,7 @@ def test_pressroom_serve_runs_everything_and_stops_on_ctrl_c(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
+                if requests.get(f"{base}/api/health", timeout=10).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass

@@ -6,6 +6,7 @@ from flask import Flask
 
 from pressroom.api import compress, health, jobs, openapi
 from pressroom.api.errors import register_error_handlers
+from pressroom.api.uploads import UploadRequest
 from pressroom.config import Settings, get_settings
 from pressroom.runtime import Runtime
 
@@ -15,7 +16,8 @@ FORM_OVERHEAD = 1024 * 1024
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
-    app = Flask("pressroom")
+    app = Flask("pressroom", static_folder=None)
+    app.request_class = UploadRequest
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + FORM_OVERHEAD,
         JSON_SORT_KEYS=False,

@@ -21,7 +21,8 @@ from pressroom.jobs.states import QUEUE_OF, Queue
 
 bp = Blueprint("health", __name__, url_prefix="/api")
 
-ENGINES = {"qpdf": ["qpdf", "--version"], "ghostscript": ["gs", "--version"]}
+#: the programs the registered operations run (grows with each operation)
+ENGINES = {"qpdf": ["qpdf", "--version"]}
 _engine_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
 

@@ -110,8 +110,13 @@ def document() -> dict[str, Any]:
                     "summary": "Compress a PDF (queued as a job)",
                     "requestBody": _multipart(CompressForm),
                     "responses": {
-                        "202": {**_ok("JobEnvelope", "Accepted"), "headers": accepted_headers},
-                        "200": _ok("JobEnvelope", "Same job_id submitted again: the same job"),
+                        "202": {
+                            **_ok(
+                                "JobEnvelope",
+                                "Accepted (a repeated job_id with the same file: the same job)",
+                            ),
+                            "headers": accepted_headers,
+                        },
                         "400": _error("Missing or invalid field, empty file"),
                         "409": _error("job_id used by a different job"),
                         "413": _error("Upload too large"),

@@ -39,7 +39,7 @@ def accepted(job: Job, *, replay: bool = False) -> Response:
             "data": view,
         }
     )
-    response.status_code = 200 if replay else 202
+    response.status_code = 202
     response.headers["Location"] = url_for("jobs.get_job", job_id=job.id)
     return response
 

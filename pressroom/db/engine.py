@@ -1,9 +1,11 @@
 """Engine and session factory, one per process.
 
-SQLite (embedded) runs in WAL mode with a busy time-out, and every transaction
-starts with ``BEGIN IMMEDIATE`` so that a transaction which reads a job and
-then writes it holds the database's write lock from the start: SQLite's
-stand-in for ``SELECT ... FOR UPDATE``. PostgreSQL uses real row locks.
+SQLite (embedded) runs in WAL mode with a busy time-out. A write transaction
+(a session whose connection carries the ``WRITE`` execution option, as every
+JobOperations transaction does) starts with ``BEGIN IMMEDIATE``, so that a
+transaction which reads a job and then writes it holds the database's write
+lock from the start: SQLite's stand-in for ``SELECT ... FOR UPDATE``. Reads
+begin deferred and, under WAL, never wait for a writer. PostgreSQL uses real row locks.
 Forked worker processes must call ``dispose_engine()`` so they never share a
 connection with their parent.
 """
@@ -17,6 +19,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from pressroom.config import Settings, get_settings
+
+#: execution option that marks a transaction as a writer (see module docstring)
+WRITE = "pressroom_write"
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -35,7 +40,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        write = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:

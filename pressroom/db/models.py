@@ -89,8 +89,9 @@ class Job(Base):
         ),
         # listings: a caller's jobs, newest first, optionally by status
         Index("ix_jobs_owner_created", "owner", "created_at"),
-        # the reaper: non-terminal jobs by how long they have been in their state
-        Index("ix_jobs_status_updated", "status", "updated_at"),
+        # the reaper: processing jobs by start, pending jobs by due time
+        Index("ix_jobs_status_started", "status", "started_at"),
+        Index("ix_jobs_status_scheduled", "status", "scheduled_at"),
         # cleanup: results past their retention, rows past theirs
         Index("ix_jobs_expires_at", "expires_at"),
         Index("ix_jobs_finished_at", "finished_at"),

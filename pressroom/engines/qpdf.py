@@ -19,7 +19,6 @@ EXIT_WARNINGS = 3
 @dataclass(frozen=True)
 class PdfInfo:
     pages: int
-    repaired: bool
 
 
 def _password_args(password: str | None) -> list[str]:
@@ -43,7 +42,7 @@ def inspect(path: Path, *, timeout: float, password: str | None = None) -> PdfIn
         raise DamagedPDFError(detail="no page count") from None
     if pages < 1:
         raise DamagedPDFError("The PDF has no pages.")
-    return PdfInfo(pages=pages, repaired=result.returncode == EXIT_WARNINGS)
+    return PdfInfo(pages=pages)
 
 
 def optimize_lossless(

@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pressroom.db.engine import WRITE
 from pressroom.db.models import Job, WorkerHeartbeat, utcnow
 from pressroom.errors import (
     InvalidTransitionError,
@@ -80,6 +81,7 @@ class JobOperations:
         for attempt in range(1, self._max_db_retries + 1):
             try:
                 with self._sessions() as session, session.begin():
+                    session.connection(execution_options={WRITE: True})
                     return work(session)
             except (OperationalError, DBAPIError) as exc:
                 if attempt == self._max_db_retries or not _is_retryable_db_error(exc):
@@ -211,7 +213,7 @@ class JobOperations:
             if status in TERMINAL_STATUSES:
                 self._finish(job, status, result=result, error=error)
             else:
-                job.status = status.value
+                self._move(job, status)
                 if result is not None:
                     job.result = result
                 if error is not None:
@@ -221,6 +223,19 @@ class JobOperations:
             return job
 
         return self.execute_job_operation(job_id, change)
+
+    @staticmethod
+    def _move(job: Job, status: JobStatus) -> None:
+        """Every status change passes here, so none can skip the state machine."""
+        current = job.status_enum
+        if not can_transition(current, status):
+            raise InvalidTransitionError(
+                f"A {current.value} job cannot become {status.value}.",
+                job_id=job.id,
+                current=current.value,
+                requested=status.value,
+            )
+        job.status = status.value
 
     def _finish(
         self,
@@ -232,7 +247,7 @@ class JobOperations:
     ) -> None:
         """Put a locked job in a terminal state, with its timestamps."""
         now = utcnow()
-        job.status = status.value
+        self._move(job, status)
         job.finished_at = max(now, job.created_at)
         job.expires_at = now + self.result_retention
         if result is not None:
@@ -263,7 +278,7 @@ class JobOperations:
             if job.attempts >= max_attempts:
                 self._finish(job, JobStatus.FAILED, error=_worker_lost(job.attempts))
                 return None
-            job.status = JobStatus.PROCESSING.value
+            self._move(job, JobStatus.PROCESSING)
             job.attempts += 1
             job.started_at = utcnow()
             job.progress_stage = "started"
@@ -348,7 +363,7 @@ class JobOperations:
         def mutate(job: Job) -> bool:
             if job.status != expected_status.value:
                 return False
-            job.status = JobStatus.PENDING.value
+            self._move(job, JobStatus.PENDING)
             job.celery_task_id = new_task_id
             job.scheduled_at = utcnow()
             job.progress_stage = "requeued"

@@ -39,6 +39,7 @@ class ProgressReporter:
         self._last_write = float("-inf")
         self._last_stage: str | None = None
         self._last_percentage = -1
+        self._last_message = ""
         #: writes that reached the database (for tests and benchmarks)
         self.writes = 0
 
@@ -46,13 +47,13 @@ class ProgressReporter:
         pct = max(0, min(100, int(percentage)))
         now = time.monotonic()
         forced = stage != self._last_stage or (pct == 100 and self._last_percentage != 100)
-        if not forced and (
-            now - self._last_write < self._min_interval or pct == self._last_percentage
-        ):
+        unchanged = pct == self._last_percentage and message == self._last_message
+        if not forced and (now - self._last_write < self._min_interval or unchanged):
             return
         self._ops.record_progress(self._job_id, self._fence, pct, stage, message)
         self.writes += 1
-        self._last_write, self._last_stage, self._last_percentage = now, stage, pct
+        self._last_write, self._last_stage = now, stage
+        self._last_percentage, self._last_message = pct, message
 
     def check_cancelled(self) -> None:
         """Raise if the job was cancelled or superseded, without writing."""

@@ -92,23 +92,25 @@ class FileManagementService:
     def stage_upload(
         self, stream: IO[bytes], filename: str | None, *, accept: Iterable[str] = (sniff.PDF,)
     ) -> StagedUpload:
-        """Copy ``stream`` to a staging file, enforcing size and type."""
+        """Turn an uploaded stream into a checked staging file (size, type, PDF).
+
+        When the request parser already spooled the upload into the staging
+        folder (pressroom.api.uploads), the file is linked, not copied.
+        """
         accept = tuple(accept)
         fd, name = tempfile.mkstemp(prefix="upload-", dir=self.staging_dir)
         path = Path(name)
-        digest = hashlib.sha256()
-        size = 0
-        head = b""
         try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if size > self.max_upload_bytes:
-                        raise FileTooLargeError(limit_bytes=self.max_upload_bytes)
-                    if len(head) < 1024:
-                        head += chunk[: 1024 - len(head)]
-                    digest.update(chunk)
-                    out.write(chunk)
+            spooled = getattr(stream, "name", None)
+            if isinstance(spooled, str) and Path(spooled).parent == self.staging_dir:
+                os.close(fd)
+                path.unlink()
+                os.link(spooled, path)
+                with path.open("rb") as fh:
+                    size, digest, head = self._measure(fh, None)
+            else:
+                with os.fdopen(fd, "wb") as out:
+                    size, digest, head = self._measure(stream, out)
             if size == 0:
                 raise EmptyFileError()
             mime = sniff.sniff(head)
@@ -117,7 +119,7 @@ class FileManagementService:
             staged = StagedUpload(
                 path=path,
                 size=size,
-                sha256=digest.hexdigest(),
+                sha256=digest,
                 mime=mime,
                 display_name=safe_display_name(filename, "document" + EXTENSIONS[mime]),
             )
@@ -130,6 +132,23 @@ class FileManagementService:
         except BaseException:
             path.unlink(missing_ok=True)
             raise
+
+    def _measure(self, stream: IO[bytes], out: IO[bytes] | None) -> tuple[int, str, bytes]:
+        """Size, SHA-256 and first KiB of ``stream``, copied to ``out`` if given,
+        in chunks; stops with FileTooLargeError past the limit."""
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
+        while chunk := stream.read(CHUNK):
+            size += len(chunk)
+            if size > self.max_upload_bytes:
+                raise FileTooLargeError(limit_bytes=self.max_upload_bytes)
+            if len(head) < 1024:
+                head += chunk[: 1024 - len(head)]
+            digest.update(chunk)
+            if out is not None:
+                out.write(chunk)
+        return size, digest.hexdigest(), head
 
     def adopt_input(self, job_id: str, staged: StagedUpload) -> str:
         """Move a staged upload into the job's folder; returns its key."""

@@ -27,8 +27,3 @@ def sniff(head: bytes) -> str | None:
         if head.startswith(magic):
             return mime
     return None
-
-
-def looks_truncated(tail: bytes) -> bool:
-    """A complete PDF ends with an %%EOF marker near its end."""
-    return b"%%EOF" not in tail

@@ -210,7 +210,6 @@ def job_task(task_type: TaskType) -> Callable[[JobFunction], JobFunction]:
         @shared_task(
             name=job_task_name(task_type.value),
             bind=True,
-            queue=queue.value,
             acks_late=True,
             reject_on_worker_lost=True,
             time_limit=hard,

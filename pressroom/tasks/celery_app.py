@@ -20,7 +20,7 @@ from celery import Celery
 from kombu import Queue as KombuQueue
 
 from pressroom.config import Settings, get_settings
-from pressroom.jobs.states import Queue
+from pressroom.jobs.states import QUEUE_OF, Queue
 
 TASK_MODULES = ["pressroom.tasks.compression", "pressroom.tasks.maintenance"]
 
@@ -30,6 +30,14 @@ CLEANUP_TASK = "pressroom.maintenance.cleanup_expired"
 
 def job_task_name(task_type: str) -> str:
     return f"pressroom.jobs.{task_type}"
+
+
+def task_routes() -> dict[str, dict[str, str]]:
+    """Every task's queue, by name: job tasks by their task type's resource
+    profile, maintenance on its own queue."""
+    routes = {job_task_name(t.value): {"queue": q.value} for t, q in QUEUE_OF.items()}
+    routes[REAP_TASK] = routes[CLEANUP_TASK] = {"queue": Queue.MAINTENANCE.value}
+    return routes
 
 
 def broker_options(settings: Settings) -> dict[str, Any]:
@@ -82,6 +90,7 @@ def configure(app: Celery, settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         task_default_queue=Queue.PDF.value,
+        task_routes=task_routes(),
         task_queues=[KombuQueue(q.value, routing_key=q.value) for q in Queue],
         task_create_missing_queues=False,
         beat_schedule={

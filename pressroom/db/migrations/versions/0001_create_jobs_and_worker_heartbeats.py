@@ -77,7 +77,8 @@ def upgrade() -> None:
         batch_op.create_index("ix_jobs_expires_at", ["expires_at"], unique=False)
         batch_op.create_index("ix_jobs_finished_at", ["finished_at"], unique=False)
         batch_op.create_index("ix_jobs_owner_created", ["owner", "created_at"], unique=False)
-        batch_op.create_index("ix_jobs_status_updated", ["status", "updated_at"], unique=False)
+        batch_op.create_index("ix_jobs_status_scheduled", ["status", "scheduled_at"], unique=False)
+        batch_op.create_index("ix_jobs_status_started", ["status", "started_at"], unique=False)
 
     op.create_table(
         "worker_heartbeats",
@@ -103,7 +104,8 @@ def downgrade() -> None:
 
     op.drop_table("worker_heartbeats")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.drop_index("ix_jobs_status_updated")
+        batch_op.drop_index("ix_jobs_status_started")
+        batch_op.drop_index("ix_jobs_status_scheduled")
         batch_op.drop_index("ix_jobs_owner_created")
         batch_op.drop_index("ix_jobs_finished_at")
         batch_op.drop_index("ix_jobs_expires_at")
