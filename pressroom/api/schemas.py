@@ -27,11 +27,34 @@ class FormModel(BaseModel):
 
 
 class CompressForm(FormModel):
+    """Fields of POST /api/compress (and of each file of a bulk job)."""
+
     compressionLevel: Literal["lossless", "low", "medium", "high", "maximum"] = Field(
-        "medium", description="How hard to compress."
+        "medium", description="How hard to compress; lossless never touches image data."
     )
-    imageQuality: int = Field(
-        80, ge=10, le=100, description="JPEG quality of re-encoded images (10-100)."
+    imageQuality: int | None = Field(
+        None,
+        ge=10,
+        le=100,
+        description="JPEG quality of re-encoded images (10-100); default: the level's.",
+    )
+    imageResolution: int | None = Field(
+        None,
+        ge=36,
+        le=1200,
+        description="Downsample images above this resolution (dpi); default: the level's.",
+    )
+    grayscale: bool = Field(False, description="Convert colour images to grayscale.")
+    stripMetadata: bool = Field(False, description="Remove document metadata (XMP, Info).")
+    linearize: bool = Field(False, description="Optimise for fast web view.")
+    targetSizeMb: float | None = Field(
+        None,
+        gt=0,
+        le=10000,
+        description="Search the settings until the file is at most this size (MiB).",
+    )
+    password: str | None = Field(
+        None, max_length=256, description="Password that opens an encrypted PDF."
     )
 
 

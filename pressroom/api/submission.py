@@ -56,7 +56,9 @@ def submit_upload(
     upload = request.files.get("file")
     if upload is None or upload.filename is None:
         raise MissingFileError()
-    staged = rt.files.stage_upload(upload.stream, upload.filename, accept=accept)
+    staged = rt.files.stage_upload(
+        upload.stream, upload.filename, accept=accept, password=options.get("password")
+    )
     try:
         job_id = job_id or str(uuid.uuid4())
         fingerprint = hashlib.sha256(

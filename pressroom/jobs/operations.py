@@ -252,6 +252,13 @@ class JobOperations:
         job.expires_at = now + self.result_retention
         if result is not None:
             job.result = result
+        if (
+            isinstance(job.input_data.get("options"), dict)
+            and "password" in job.input_data["options"]
+        ):
+            # a finished job needs no secret: do not keep it at rest
+            options = {k: v for k, v in job.input_data["options"].items() if k != "password"}
+            job.input_data = {**job.input_data, "options": options}
         if status == JobStatus.COMPLETED:
             job.progress_percentage = 100
             job.progress_stage = "done"

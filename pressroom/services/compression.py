@@ -22,9 +22,31 @@ Level = Literal["lossless", "low", "medium", "high", "maximum"]
 
 @dataclass(frozen=True)
 class CompressionOptions:
+    """What the user asked for. ``None`` means: the level's default."""
+
     level: Level = "medium"
-    image_quality: int = 80
+    image_quality: int | None = None
+    image_resolution: int | None = None
+    grayscale: bool = False
+    strip_metadata: bool = False
+    linearize: bool = False
+    target_size_bytes: int | None = None
     password: str | None = None
+
+    @classmethod
+    def from_request(cls, fields: dict[str, Any]) -> CompressionOptions:
+        """From the validated API fields (pressroom.api.schemas.CompressForm)."""
+        target = fields.get("targetSizeMb")
+        return cls(
+            level=fields.get("compressionLevel", "medium"),
+            image_quality=fields.get("imageQuality"),
+            image_resolution=fields.get("imageResolution"),
+            grayscale=bool(fields.get("grayscale", False)),
+            strip_metadata=bool(fields.get("stripMetadata", False)),
+            linearize=bool(fields.get("linearize", False)),
+            target_size_bytes=int(target * 1024 * 1024) if target else None,
+            password=fields.get("password"),
+        )
 
 
 @dataclass
@@ -60,7 +82,7 @@ class CompressionResult:
             "pages": self.pages,
             "returned_original": self.returned_original,
             "level": options.level,
-            "settings": {"image_quality": options.image_quality},
+            "settings": {"image_quality": options.image_quality},  # replaced by the pipeline
             "passes": [asdict(p) for p in self.passes],
         }
 

@@ -90,7 +90,12 @@ class FileManagementService:
 
     # -- uploads -------------------------------------------------------------------
     def stage_upload(
-        self, stream: IO[bytes], filename: str | None, *, accept: Iterable[str] = (sniff.PDF,)
+        self,
+        stream: IO[bytes],
+        filename: str | None,
+        *,
+        accept: Iterable[str] = (sniff.PDF,),
+        password: str | None = None,
     ) -> StagedUpload:
         """Turn an uploaded stream into a checked staging file (size, type, PDF).
 
@@ -124,7 +129,8 @@ class FileManagementService:
                 display_name=safe_display_name(filename, "document" + EXTENSIONS[mime]),
             )
             if mime == sniff.PDF:
-                staged.pages = qpdf.inspect(path, timeout=self.engine_timeout).pages
+                info = qpdf.inspect(path, timeout=self.engine_timeout, password=password)
+                staged.pages = info.pages
             return staged
         except OSError as exc:
             path.unlink(missing_ok=True)

@@ -17,8 +17,7 @@ def _result_name(display_name: str) -> str:
 @job_task(TaskType.COMPRESS)
 def compress(ctx: TaskContext) -> TaskOutcome:
     """Compress one PDF (inputs: input_key, options.compressionLevel, options.imageQuality)."""
-    opts = ctx.input_data["options"]
-    options = CompressionOptions(level=opts["compressionLevel"], image_quality=opts["imageQuality"])
+    options = CompressionOptions.from_request(ctx.input_data["options"])
     service = CompressionService(engine_timeout=ctx.engine_timeout)
     result = service.compress(ctx.input_path(), ctx.scratch.dir or Path(), options, ctx.progress)
     return TaskOutcome(
