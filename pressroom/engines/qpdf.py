@@ -71,6 +71,27 @@ def optimize_lossless(
         raise DamagedPDFError(detail=_last_line(result.stderr))
 
 
+def rewrite(
+    src: Path,
+    dest: Path,
+    *,
+    timeout: float,
+    password: str | None = None,
+    decrypt: bool = False,
+    linearize: bool = False,
+) -> None:
+    """Final rewrite: optionally decrypted and linearized."""
+    args: list[str | Path] = ["qpdf", *_password_args(password)]
+    if decrypt:
+        args.append("--decrypt")
+    if linearize:
+        args.append("--linearize")
+    result = run([*args, src, dest], timeout=timeout)
+    if result.returncode not in (EXIT_OK, EXIT_WARNINGS) or not dest.exists():
+        dest.unlink(missing_ok=True)
+        raise DamagedPDFError(detail=_last_line(result.stderr))
+
+
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1][-300:] if lines else ""

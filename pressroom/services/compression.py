@@ -1,9 +1,23 @@
-"""CompressionService: make a PDF smaller, never bigger.
+"""CompressionService: make a PDF smaller, never bigger, and keep it looking
+and reading the same.
 
-This pass is lossless structure work by qpdf (object streams, every Flate
-stream recompressed at level 9, unreferenced resources dropped): the pages
-render identically and the text is unchanged. When the result is not smaller
-than the input, the input is returned and the result says so.
+A pipeline of measured passes, each producing a candidate:
+
+1. ``structure`` - qpdf, lossless: object streams, every Flate stream
+   recompressed at level 9, unreferenced resources dropped; damaged files
+   are repaired here and encrypted ones opened with the given password.
+2. ``images`` - our image pass (pressroom.services.pdf_images) on the
+   repaired file: images downsampled to the level's resolution, photos
+   re-encoded as JPEG at the level's quality, flat images as indexed colour;
+   then the structure pass again.
+3. ``ghostscript`` - at ``high`` and ``maximum``, Ghostscript's pdfwrite
+   (font subsetting, its own resampling), then the structure pass again.
+
+Every lossy candidate goes through a quality gate: the pages rendered by
+PDFium must keep an SSIM at or above the level's threshold, and the text
+pdftotext extracts must be unchanged. The smallest candidate that passes is
+returned; when none is smaller than the input, the input itself is returned
+and the result says so.
 """
 
 from __future__ import annotations
@@ -14,10 +28,41 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pressroom.engines import qpdf
+from pressroom.engines import ghostscript, poppler, qpdf
+from pressroom.engines.isolated import run_module
+from pressroom.errors import PressroomError
 from pressroom.jobs.progress import Progress
 
 Level = Literal["lossless", "low", "medium", "high", "maximum"]
+
+
+@dataclass(frozen=True)
+class LevelPreset:
+    dpi: int | None
+    quality: int | None
+    min_ssim: float
+    ghostscript: bool
+
+
+#: What each level means. ``min_ssim`` is the worst sampled page's SSIM at
+#: GATE_DPI that a lossy candidate must keep.
+PRESETS: dict[str, LevelPreset] = {
+    "lossless": LevelPreset(None, None, 1.0, False),
+    "low": LevelPreset(300, 90, 0.995, False),
+    "medium": LevelPreset(200, 80, 0.99, False),
+    "high": LevelPreset(150, 70, 0.97, True),
+    "maximum": LevelPreset(100, 55, 0.93, True),
+}
+
+#: settings tried in turn when a target size is asked for and not yet met
+TARGET_STEPS: list[tuple[int, int]] = [(150, 70), (120, 60), (100, 50), (85, 40), (72, 30)]
+
+#: the gentler retry when the level's image settings fail the gate
+GENTLE_DPI = 1.5
+GENTLE_QUALITY = 10
+
+GATE_DPI = 100.0
+GATE_PAGES = 6
 
 
 @dataclass(frozen=True)
@@ -48,14 +93,27 @@ class CompressionOptions:
             password=fields.get("password"),
         )
 
+    def image_settings(self) -> tuple[int | None, int | None]:
+        """(dpi, JPEG quality) for the image pass; None, None for lossless."""
+        preset = PRESETS[self.level]
+        if self.level == "lossless" and not self.grayscale:
+            return None, None
+        return (
+            self.image_resolution or preset.dpi,
+            self.image_quality or preset.quality or 90,
+        )
+
 
 @dataclass
 class PassReport:
     name: str
-    size_before: int
     size_after: int
     seconds: float
-    kept: bool
+    kept: bool = False
+    ssim_worst: float | None = None
+    text_unchanged: bool | None = None
+    rejected: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,7 +123,10 @@ class CompressionResult:
     compressed_size: int
     pages: int
     returned_original: bool
+    settings: dict[str, Any]
     passes: list[PassReport] = field(default_factory=list)
+    target: dict[str, Any] | None = None
+    encryption_removed: bool = False
 
     @property
     def compression_ratio(self) -> float:
@@ -82,45 +143,235 @@ class CompressionResult:
             "pages": self.pages,
             "returned_original": self.returned_original,
             "level": options.level,
-            "settings": {"image_quality": options.image_quality},  # replaced by the pipeline
+            "settings": self.settings,
             "passes": [asdict(p) for p in self.passes],
+            "target": self.target,
+            "encryption_removed": self.encryption_removed,
         }
+
+
+@dataclass
+class _Candidate:
+    name: str
+    path: Path
+    report: PassReport
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
 
 
 class CompressionService:
     def __init__(self, *, engine_timeout: float) -> None:
-        self.engine_timeout = engine_timeout
+        self.timeout = engine_timeout
 
+    # -- the pipeline ------------------------------------------------------------------
     def compress(
         self, src: Path, workdir: Path, options: CompressionOptions, progress: Progress
     ) -> CompressionResult:
         original_size = src.stat().st_size
-        progress.report(5, "inspecting", "Reading the document")
-        info = qpdf.inspect(src, timeout=self.engine_timeout, password=options.password)
+        progress.report(2, "inspecting", "Reading the document")
+        info = qpdf.inspect(src, timeout=self.timeout, password=options.password)
 
-        progress.report(20, "structure", "Rewriting the PDF structure losslessly")
-        candidate = workdir / "structure.pdf"
-        started = time.monotonic()
-        qpdf.optimize_lossless(
-            src, candidate, timeout=self.engine_timeout, password=options.password
-        )
-        size = candidate.stat().st_size
-        kept = size < original_size
-        report = PassReport(
-            "structure", original_size, size, round(time.monotonic() - started, 3), kept
-        )
+        work = src
+        if options.password:
+            work = workdir / "decrypted.pdf"
+            qpdf.rewrite(src, work, timeout=self.timeout, password=options.password, decrypt=True)
 
+        progress.report(10, "structure", "Rewriting the PDF structure losslessly")
+        structure = self._structure(work, workdir / "structure.pdf", "structure")
+        candidates = [structure]
+
+        dpi, quality = options.image_settings()
+        preset = PRESETS[options.level]
+        if quality is not None or options.strip_metadata:
+            progress.report(30, "images", "Resampling and re-encoding images")
+            candidates.append(
+                self._images(structure.path, workdir, "images", dpi, quality, options)
+            )
+        if preset.ghostscript:
+            progress.report(55, "ghostscript", "Trying Ghostscript's rewrite")
+            candidate = self._ghostscript(
+                structure.path, workdir, "ghostscript", dpi, quality, options
+            )
+            if candidate is not None:
+                candidates.append(candidate)
+
+        progress.report(75, "quality_check", "Comparing the pages with the original")
+        best = self._choose(work, candidates, preset.min_ssim)
+        if best is structure and quality is not None and len(candidates) > 1:
+            # the level's settings went too far for this document: a gentler try
+            progress.report(82, "images", "Trying gentler image settings")
+            gentle = self._images(
+                structure.path,
+                workdir,
+                "images_gentle",
+                int(dpi * GENTLE_DPI) if dpi else None,
+                min(95, quality + GENTLE_QUALITY),
+                options,
+            )
+            candidates.append(gentle)
+            best = self._choose(work, [structure, gentle], preset.min_ssim)
+        target: dict[str, Any] | None = None
+        if options.target_size_bytes:
+            best, target = self._meet_target(work, workdir, best, candidates, options, progress)
+
+        progress.report(92, "finishing", "Writing the result")
+        final = best.path
+        if options.linearize:
+            final = workdir / "linearized.pdf"
+            qpdf.rewrite(best.path, final, timeout=self.timeout, linearize=True)
         output = workdir / "compressed.pdf"
-        if kept:
-            candidate.replace(output)
-        else:
+        returned_original = final.stat().st_size >= original_size
+        if returned_original:
             shutil.copyfile(src, output)
-        progress.report(95, "finishing", "Checking the result")
+        else:
+            final.replace(output)
+            best.report.kept = True
         return CompressionResult(
             output=output,
             original_size=original_size,
             compressed_size=output.stat().st_size,
             pages=info.pages,
-            returned_original=not kept,
-            passes=[report],
+            returned_original=returned_original,
+            settings={
+                "image_resolution": dpi,
+                "image_quality": quality,
+                "grayscale": options.grayscale,
+                "strip_metadata": options.strip_metadata,
+                "linearize": options.linearize,
+                "min_ssim": preset.min_ssim if options.level != "lossless" else None,
+            },
+            passes=[c.report for c in candidates],
+            target=target,
+            encryption_removed=bool(options.password) and not returned_original,
         )
+
+    # -- passes ----------------------------------------------------------------------------
+    def _structure(self, src: Path, dest: Path, name: str) -> _Candidate:
+        started = time.monotonic()
+        qpdf.optimize_lossless(src, dest, timeout=self.timeout)
+        report = PassReport(name, dest.stat().st_size, round(time.monotonic() - started, 3))
+        return _Candidate(name, dest, report)
+
+    def _images(
+        self,
+        src: Path,
+        workdir: Path,
+        name: str,
+        dpi: int | None,
+        quality: int | None,
+        options: CompressionOptions,
+    ) -> _Candidate:
+        started = time.monotonic()
+        raw = workdir / f"{name}.raw.pdf"
+        args: list[str | Path] = [src, raw, "--dpi", str(dpi or 0)]
+        if quality is None:
+            args.append("--keep-images")
+        else:
+            args += ["--quality", str(quality)]
+        if options.grayscale:
+            args.append("--grayscale")
+        if options.strip_metadata:
+            args.append("--strip-metadata")
+        details = run_module("pressroom.services.pdf_images", args, timeout=self.timeout)
+        candidate = self._structure(raw, workdir / f"{name}.pdf", name)
+        candidate.report.seconds = round(time.monotonic() - started, 3)
+        candidate.report.details = details
+        return candidate
+
+    def _ghostscript(
+        self,
+        src: Path,
+        workdir: Path,
+        name: str,
+        dpi: int | None,
+        quality: int | None,
+        options: CompressionOptions,
+    ) -> _Candidate | None:
+        started = time.monotonic()
+        raw = workdir / f"{name}.raw.pdf"
+        try:
+            ghostscript.rewrite(
+                src,
+                raw,
+                dpi=dpi or 300,
+                jpeg_quality=quality or 90,
+                grayscale=options.grayscale,
+                timeout=self.timeout,
+            )
+            candidate = self._structure(raw, workdir / f"{name}.pdf", name)
+        except PressroomError as exc:
+            if exc.retryable:
+                raise
+            return None  # Ghostscript is one candidate among others
+        candidate.report.seconds = round(time.monotonic() - started, 3)
+        return candidate
+
+    # -- choosing ------------------------------------------------------------------------
+    def _choose(self, original: Path, candidates: list[_Candidate], min_ssim: float) -> _Candidate:
+        """The smallest candidate that passes the gate (structure always does)."""
+        original_text: str | None = None
+        best = candidates[0]
+        for candidate in sorted(candidates[1:], key=lambda c: c.size):
+            if candidate.size >= best.size:
+                candidate.report.rejected = "not smaller"
+                continue
+            if original_text is None:
+                original_text = poppler.extract_text(original, timeout=self.timeout)
+            if self._passes(original, original_text, candidate, min_ssim):
+                best = candidate
+                break
+        return best
+
+    def _passes(
+        self, original: Path, original_text: str, candidate: _Candidate, min_ssim: float
+    ) -> bool:
+        report = candidate.report
+        text = poppler.extract_text(candidate.path, timeout=self.timeout)
+        report.text_unchanged = poppler.same_text(original_text, text)
+        if not report.text_unchanged:
+            report.rejected = "text changed"
+            return False
+        comparison = run_module(
+            "pressroom.services.visual",
+            [original, candidate.path, "--dpi", str(GATE_DPI), "--max-pages", str(GATE_PAGES)],
+            timeout=self.timeout,
+        )
+        report.ssim_worst = round(float(comparison["worst"]), 4)
+        if comparison["pages_a"] != comparison["pages_b"]:
+            report.rejected = "page count changed"
+            return False
+        if report.ssim_worst < min_ssim:
+            report.rejected = f"SSIM {report.ssim_worst} below {min_ssim}"
+            return False
+        return True
+
+    def _meet_target(
+        self,
+        original: Path,
+        workdir: Path,
+        best: _Candidate,
+        candidates: list[_Candidate],
+        options: CompressionOptions,
+        progress: Progress,
+    ) -> tuple[_Candidate, dict[str, Any]]:
+        """Stronger settings in turn until the file fits; else the closest."""
+        target = options.target_size_bytes or 0
+        tried = 0
+        source = candidates[0].path
+        for step, (dpi, quality) in enumerate(TARGET_STEPS):
+            if best.size <= target:
+                break
+            progress.report(80 + step * 2, "target_size", f"Trying {dpi} dpi at quality {quality}")
+            candidate = self._images(source, workdir, f"target-{step}", dpi, quality, options)
+            candidates.append(candidate)
+            tried += 1
+            if candidate.size < best.size:
+                best = candidate
+        return best, {
+            "requested_bytes": target,
+            "achieved_bytes": best.size,
+            "met": best.size <= target,
+            "settings_tried": tried,
+        }

@@ -78,3 +78,67 @@ def pdf_text(path: Path) -> str:
         check=True,
         timeout=60,
     ).stdout
+
+
+def photo_pdf(path: Path, *, width: int = 1500, height: int = 1000, dpi: int = 300) -> Path:
+    """A one-page PDF holding a smooth colour 'photograph' stored losslessly
+    (img2pdf embeds the PNG as Flate), drawn at ``dpi``."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    rng = np.random.default_rng(7)
+    r = 128 + 100 * np.sin(x / 97.0) * np.cos(y / 131.0)
+    g = 128 + 90 * np.sin((x + y) / 173.0)
+    b = 128 + 80 * np.cos(np.hypot(x - width / 2, y - height / 3) / 61.0)
+    noise = rng.normal(0, 6, (height, width, 3))
+    pixels = np.clip(np.stack([r, g, b], axis=-1) + noise, 0, 255).astype(np.uint8)
+    image = Image.fromarray(pixels, "RGB").filter(ImageFilter.GaussianBlur(1.2))
+    png = path.with_suffix(".png")
+    image.save(png, dpi=(dpi, dpi))
+    subprocess.run(["img2pdf", "--output", str(path), str(png)], check=True, timeout=60)
+    png.unlink()
+    return path
+
+
+def scanned_pdf(path: Path, words: str = "Scanned page of Pressroom", dpi: int = 300) -> Path:
+    """A page of text rendered to a grayscale image at ``dpi`` with scanner noise."""
+    import numpy as np
+    from PIL import Image
+
+    png = path.with_suffix(".png")
+    subprocess.run(
+        [
+            "gs",
+            "-q",
+            "-dSAFER",
+            "-dBATCH",
+            "-dNOPAUSE",
+            "-sDEVICE=pnggray",
+            f"-r{dpi}",
+            "-g" + f"{int(8.27 * dpi)}x{int(11.69 * dpi)}",
+            f"-sOutputFile={png}",
+            "-c",
+            "/Times-Roman findfont 14 scalefont setfont "
+            + " ".join(f"72 {760 - 20 * i} moveto ({words} line {i}) show" for i in range(30))
+            + " showpage",
+        ],
+        check=True,
+        timeout=60,
+    )
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=np.int16)
+    noisy = np.clip(pixels + np.random.default_rng(3).normal(0, 8, pixels.shape), 0, 255)
+    Image.fromarray(noisy.astype(np.uint8), "L").save(png, dpi=(dpi, dpi))
+    subprocess.run(["img2pdf", "--output", str(path), str(png)], check=True, timeout=60)
+    png.unlink()
+    return path
+
+
+def damaged_pdf(path: Path) -> Path:
+    """A text PDF whose cross-reference offset is wrong: readers must repair it."""
+    src = text_pdf(path.with_suffix(".src.pdf"), 2)
+    data = src.read_bytes()
+    marker = data.rfind(b"startxref")
+    path.write_bytes(data[:marker] + b"startxref\n999999\n%%EOF\n")
+    src.unlink()
+    return path

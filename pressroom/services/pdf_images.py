@@ -1,0 +1,379 @@
+"""The image pass of compression: downsample and re-encode the images of a PDF.
+
+For each image XObject it finds the largest size at which any page draws it
+(following the content streams' transformation matrices, into form
+XObjects), so "resolution" means what the reader sees, not the pixel count.
+Then, per image:
+
+- images drawn above the target resolution are downsampled (Lanczos);
+- photographs are re-encoded as JPEG at the requested quality;
+- flat images (at most 256 colours: diagrams, screenshots, charts) become
+  indexed colour with Flate, which is lossless for them and small;
+- masks, stencil masks, bilevel images (CCITT, JBIG2, 1-bit), CMYK and
+  exotic colour spaces, and images with a /Decode array are left as they
+  are; a soft mask stays attached (PDF allows it another resolution);
+- a new encoding is kept only when it is clearly smaller than the old one.
+
+Identical images are then shared, and on request the document metadata
+(the Info dictionary and XMP) is removed. It runs in its own process (``python -m
+pressroom.services.pdf_images``), started through the engine runner with a
+time-out and memory limit, because it parses an untrusted PDF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import math
+import sys
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pikepdf
+from pikepdf import Name, Pdf, PdfImage
+from PIL import Image
+
+#: keep a new encoding only below this fraction of the old stream's size
+MIN_GAIN = 0.9
+#: downsample only when the image is this much above the target resolution
+RESAMPLE_SLACK = 1.2
+#: lossless indexed colour is preferred while at most this times the JPEG size
+INDEXED_PREFERENCE = 1.5
+#: images smaller than this (pixels on the long side) are not worth touching
+MIN_SIDE = 32
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    target_dpi: int | None  # None: never downsample
+    jpeg_quality: int | None  # None: leave image data alone
+    grayscale: bool = False
+    strip_metadata: bool = False
+
+
+@dataclass
+class ImageReport:
+    images: int = 0
+    changed: int = 0
+    downsampled: int = 0
+    to_jpeg: int = 0
+    to_indexed: int = 0
+    shared: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    bytes_before: int = 0
+    bytes_after: int = 0
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+# -- where images are drawn ---------------------------------------------------------
+Matrix = tuple[float, float, float, float, float, float]
+IDENTITY: Matrix = (1, 0, 0, 1, 0, 0)
+
+
+def _mul(m: Matrix, n: Matrix) -> Matrix:
+    """m then n (PDF's row-vector convention: m x n)."""
+    a, b, c, d, e, f = m
+    a2, b2, c2, d2, e2, f2 = n
+    return (
+        a * a2 + b * c2,
+        a * b2 + b * d2,
+        c * a2 + d * c2,
+        c * b2 + d * d2,
+        e * a2 + f * c2 + e2,
+        e * b2 + f * d2 + f2,
+    )
+
+
+def _scan(
+    content: pikepdf.Object,
+    resources: pikepdf.Object | None,
+    ctm: Matrix,
+    drawn: dict[tuple[int, int], float],
+    depth: int = 0,
+) -> None:
+    """Record, per image object, the largest drawn size in points (its long side)."""
+    if depth > 8 or resources is None:
+        return
+    xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+    stack: list[Matrix] = []
+    current = ctm
+    for instruction in pikepdf.parse_content_stream(content):
+        if not isinstance(instruction, pikepdf.ContentStreamInstruction):
+            continue  # inline images are left alone
+        operands, op = instruction.operands, str(instruction.operator)
+        if op == "q":
+            stack.append(current)
+        elif op == "Q":
+            current = stack.pop() if stack else ctm
+        elif op == "cm" and len(operands) == 6:
+            current = _mul(tuple(float(x) for x in operands), current)  # type: ignore[arg-type]
+        elif op == "Do" and xobjects is not None and operands:
+            xobj = xobjects.get(str(operands[0]))
+            if not isinstance(xobj, pikepdf.Stream):
+                continue
+            subtype = xobj.get("/Subtype")
+            if subtype == Name.Image and xobj.objgen != (0, 0):
+                a, b, c, d, _, _ = current
+                size = max(math.hypot(a, b), math.hypot(c, d))
+                drawn[xobj.objgen] = max(drawn.get(xobj.objgen, 0.0), size)
+            elif subtype == Name.Form:
+                matrix = xobj.get("/Matrix")
+                form_ctm = current
+                if matrix is not None and len(matrix) == 6:
+                    form_ctm = _mul(tuple(float(x) for x in matrix), current)  # type: ignore[arg-type]
+                _scan(xobj, xobj.get("/Resources"), form_ctm, drawn, depth + 1)
+
+
+def drawn_sizes(pdf: Pdf) -> dict[tuple[int, int], float]:
+    drawn: dict[tuple[int, int], float] = {}
+    for page in pdf.pages:
+        try:
+            _scan(page.obj, page.obj.get("/Resources"), IDENTITY, drawn)
+        except (pikepdf.PdfError, ValueError, TypeError, IndexError):
+            continue  # a broken content stream: its images are left alone
+    return drawn
+
+
+# -- re-encoding ------------------------------------------------------------------------
+_SIMPLE_SPACES = {"/DeviceRGB": "RGB", "/DeviceGray": "L"}
+
+
+def _colour_space(obj: pikepdf.Stream) -> tuple[str, Any] | None:
+    """(PIL mode, colour space to write) for spaces we re-encode, else None."""
+    cs = obj.get("/ColorSpace")
+    if isinstance(cs, Name) and str(cs) in _SIMPLE_SPACES:
+        return _SIMPLE_SPACES[str(cs)], cs
+    if isinstance(cs, pikepdf.Array) and len(cs) == 2 and cs[0] == Name.ICCBased:
+        n = int(cs[1].get("/N", 0))
+        if n in (1, 3):
+            return ("L" if n == 1 else "RGB"), cs
+    return None
+
+
+def _exact_palette(image: Image.Image) -> Image.Image:
+    """The image (at most 256 colours) as exact indexed colour."""
+    pixels = np.asarray(image)
+    if image.mode == "RGB":
+        packed = (
+            (pixels[..., 0].astype(np.uint32) << 16)
+            | (pixels[..., 1].astype(np.uint32) << 8)
+            | pixels[..., 2]
+        )
+    else:
+        packed = pixels.astype(np.uint32)
+    colours, inverse = np.unique(packed.ravel(), return_inverse=True)
+    indexed = Image.fromarray(inverse.reshape(pixels.shape[:2]).astype(np.uint8), mode="P")
+    if image.mode == "RGB":
+        rgb = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], axis=1)
+    else:
+        rgb = np.repeat(colours[:, None], 3, axis=1)
+    indexed.putpalette(rgb.astype(np.uint8).ravel().tolist())
+    indexed.info["pressroom_colours"] = len(colours)
+    indexed.info["pressroom_gray"] = image.mode == "L"
+    return indexed
+
+
+def _encode_jpeg(image: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    image.save(
+        out, format="JPEG", quality=quality, optimize=True, subsampling=2 if quality < 90 else 0
+    )
+    return out.getvalue()
+
+
+def _write_indexed(obj: pikepdf.Stream, pdf: Pdf, indexed: Image.Image, base: Any) -> int:
+    colours = int(indexed.info["pressroom_colours"])
+    gray = bool(indexed.info["pressroom_gray"])
+    palette = bytes(indexed.getpalette() or [])[: colours * 3]
+    if gray:
+        palette = palette[::3]
+        base = Name.DeviceGray if base is None or _colour_space_is_rgb(base) else base
+    data = zlib.compress(indexed.tobytes(), 9)
+    obj.write(data, filter=Name.FlateDecode)
+    obj.ColorSpace = pikepdf.Array([Name.Indexed, base, colours - 1, pikepdf.String(palette)])
+    obj.BitsPerComponent = 8
+    obj.Width, obj.Height = indexed.size
+    for key in ("/DecodeParms", "/Decode"):
+        if key in obj:
+            del obj[key]
+    return len(data)
+
+
+def _colour_space_is_rgb(cs: Any) -> bool:
+    return cs == Name.DeviceRGB or (isinstance(cs, pikepdf.Array) and int(cs[1].get("/N", 0)) == 3)
+
+
+def _optimise_image(
+    pdf: Pdf, obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings, report: ImageReport
+) -> None:
+    if obj.get("/ImageMask", False) or obj.get("/Decode") is not None:
+        report.skip("mask_or_decode")
+        return
+    if int(obj.get("/BitsPerComponent", 8)) not in (8, 16):
+        report.skip("bilevel_or_packed")
+        return
+    filters = obj.get("/Filter")
+    names = [str(f) for f in (filters if isinstance(filters, pikepdf.Array) else [filters]) if f]
+    if any(f in ("/JBIG2Decode", "/CCITTFaxDecode", "/JPXDecode") for f in names):
+        report.skip("special_codec")
+        return
+    space = _colour_space(obj)
+    if space is None:
+        report.skip("colour_space")
+        return
+    mode, cs = space
+    width, height = int(obj.Width), int(obj.Height)
+    if max(width, height) < MIN_SIDE:
+        report.skip("tiny")
+        return
+    old_size = len(obj.read_raw_bytes())
+    try:
+        image = PdfImage(obj).as_pil_image()
+    except Exception:
+        report.skip("undecodable")
+        return
+    if image.mode not in ("RGB", "L"):
+        image = image.convert(mode)
+
+    scale = 1.0
+    if settings.target_dpi and drawn_pt > 0:
+        dpi = max(width, height) / (drawn_pt / 72.0)
+        if dpi > settings.target_dpi * RESAMPLE_SLACK:
+            scale = settings.target_dpi / dpi
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    if settings.grayscale and image.mode == "RGB":
+        image = image.convert("L")
+        cs = Name.DeviceGray
+
+    assert settings.jpeg_quality is not None
+    data = _encode_jpeg(image, settings.jpeg_quality)
+    # few colours (diagrams, charts, screenshots): exact indexed colour, kept
+    # unless JPEG is far smaller (then the image was a photo after all)
+    if image.getcolors(maxcolors=256) is not None:
+        indexed = _exact_palette(image)
+        packed = zlib.compress(indexed.tobytes(), 9)
+        if len(packed) <= INDEXED_PREFERENCE * len(data):
+            if len(packed) >= old_size * MIN_GAIN:
+                report.skip("no_gain")
+                return
+            _write_indexed(obj, pdf, indexed, cs)
+            report.to_indexed += 1
+            report.changed += 1
+            report.downsampled += scale < 1.0
+            report.bytes_after += len(packed)
+            report.bytes_before += old_size
+            return
+
+    if len(data) >= old_size * MIN_GAIN:
+        report.skip("no_gain")
+        return
+    obj.write(data, filter=Name.DCTDecode)
+    obj.ColorSpace = (
+        cs
+        if image.mode == ("L" if cs == Name.DeviceGray else image.mode)
+        else (Name.DeviceGray if image.mode == "L" else Name.DeviceRGB)
+    )
+    obj.BitsPerComponent = 8
+    obj.Width, obj.Height = image.size
+    if "/DecodeParms" in obj:
+        del obj["/DecodeParms"]
+    report.to_jpeg += 1
+    report.changed += 1
+    report.downsampled += scale < 1.0
+    report.bytes_after += len(data)
+    report.bytes_before += old_size
+
+
+def _share_identical_images(pdf: Pdf, report: ImageReport) -> None:
+    """Point every use of a byte-identical image at one copy."""
+    canonical: dict[str, pikepdf.Object] = {}
+    replace: dict[tuple[int, int], pikepdf.Object] = {}
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == Name.Image:
+            keys = {
+                k: repr(obj.stream_dict[k])
+                for k in sorted(obj.stream_dict.keys())
+                if k != "/Length"
+            }
+            digest = hashlib.sha256(obj.read_raw_bytes() + json.dumps(keys).encode()).hexdigest()
+            if digest in canonical:
+                replace[obj.objgen] = canonical[digest]
+            else:
+                canonical[digest] = obj
+    if not replace:
+        return
+
+    def fix(resources: pikepdf.Object | None, depth: int = 0) -> None:
+        if not isinstance(resources, pikepdf.Dictionary) or depth > 8:
+            return
+        xobjects = resources.get("/XObject")
+        if not isinstance(xobjects, pikepdf.Dictionary):
+            return
+        for name in list(xobjects.keys()):
+            target = xobjects[name]
+            if target.objgen in replace:
+                xobjects[name] = replace[target.objgen]
+                report.shared += 1
+            elif isinstance(target, pikepdf.Stream) and target.get("/Subtype") == Name.Form:
+                fix(target.get("/Resources"), depth + 1)
+
+    for page in pdf.pages:
+        fix(page.obj.get("/Resources"))
+
+
+def optimise_images(src: Path, dest: Path, settings: ImageSettings) -> ImageReport:
+    """Write ``src`` with its images optimised to ``dest``; returns what changed."""
+    report = ImageReport()
+    with Pdf.open(src) as pdf:
+        if settings.strip_metadata:
+            if "/Metadata" in pdf.Root:
+                del pdf.Root["/Metadata"]
+            if "/Info" in pdf.trailer:
+                del pdf.trailer["/Info"]
+        for objgen, drawn_pt in drawn_sizes(pdf).items() if settings.jpeg_quality else ():
+            obj = pdf.get_object(objgen)
+            if not isinstance(obj, pikepdf.Stream):
+                continue
+            report.images += 1
+            try:
+                _optimise_image(pdf, obj, drawn_pt, settings, report)
+            except (pikepdf.PdfError, ValueError, OSError) as exc:
+                report.skip(f"error:{type(exc).__name__}")
+        _share_identical_images(pdf, report)
+        pdf.remove_unreferenced_resources()
+        pdf.save(dest)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("src", type=Path)
+    parser.add_argument("dest", type=Path)
+    parser.add_argument("--dpi", type=int, default=0)
+    parser.add_argument("--quality", type=int, default=80)
+    parser.add_argument("--grayscale", action="store_true")
+    parser.add_argument("--strip-metadata", action="store_true")
+    parser.add_argument("--keep-images", action="store_true", help="only strip metadata")
+    args = parser.parse_args(argv)
+    settings = ImageSettings(
+        args.dpi or None,
+        None if args.keep_images else args.quality,
+        args.grayscale,
+        args.strip_metadata,
+    )
+    report = optimise_images(args.src, args.dest, settings)
+    json.dump(asdict(report), sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

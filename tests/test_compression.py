@@ -1,0 +1,152 @@
+"""CompressionService on real PDFs of each kind: smaller or equal, same
+pages, same text, pages that still look the same."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pikepdf
+import pytest
+
+from pressroom.errors import EncryptedPDFError
+from pressroom.services.compression import (
+    PRESETS,
+    CompressionOptions,
+    CompressionResult,
+    CompressionService,
+)
+from pressroom.services.visual import compare
+from tests.support import pdfs
+
+LEVELS = ["lossless", "low", "medium", "high", "maximum"]
+
+
+class Recorder:
+    """A Progress that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.stages: list[str] = []
+
+    def report(self, percentage: float, stage: str, message: str = "") -> None:
+        assert 0 <= percentage <= 100
+        if not self.stages or self.stages[-1] != stage:
+            self.stages.append(stage)
+
+
+@pytest.fixture(scope="module")
+def kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("kinds")
+    return {
+        "text": pdfs.text_pdf(folder / "text.pdf", pages=4),
+        "vector": pdfs.uncompressed_pdf(folder / "vector.pdf"),
+        "photo": pdfs.photo_pdf(folder / "photo.pdf"),
+        "scan": pdfs.scanned_pdf(folder / "scan.pdf"),
+    }
+
+
+def run(src: Path, workdir: Path, **options: object) -> tuple[CompressionResult, Recorder]:
+    progress = Recorder()
+    result = CompressionService(engine_timeout=120).compress(
+        src,
+        workdir,
+        CompressionOptions(**options),
+        progress,  # type: ignore[arg-type]
+    )
+    return result, progress
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("kind", ["text", "vector", "photo", "scan"])
+def test_every_level_keeps_what_users_need(
+    kind: str, level: str, kinds: dict[str, Path], tmp_path: Path
+) -> None:
+    src = kinds[kind]
+    result, progress = run(src, tmp_path, level=level)
+    out = result.output
+    assert result.original_size == src.stat().st_size
+    assert result.compressed_size == out.stat().st_size <= result.original_size
+    assert 0 <= result.compression_ratio < 100
+    with pikepdf.open(src) as a, pikepdf.open(out) as b:
+        assert len(a.pages) == len(b.pages) == result.pages
+        assert [p.mediabox for p in a.pages] == [p.mediabox for p in b.pages]
+    assert pdfs.pdf_text(out).split() == pdfs.pdf_text(src).split()
+    looks = compare(src, out, dpi=100)
+    minimum = 0.999 if level == "lossless" else PRESETS[level].min_ssim
+    assert looks.worst >= minimum
+    assert progress.stages[0] == "inspecting" and progress.stages[-1] == "finishing"
+
+
+def test_photos_shrink_a_lot_at_medium(kinds: dict[str, Path], tmp_path: Path) -> None:
+    result, _ = run(kinds["photo"], tmp_path, level="medium")
+    assert result.compressed_size < 0.5 * result.original_size
+    kept = [p for p in result.passes if p.kept]
+    assert [p.name for p in kept] == ["images"] and kept[0].ssim_worst >= 0.99  # type: ignore[operator]
+
+
+def test_stronger_levels_are_not_bigger(kinds: dict[str, Path], tmp_path: Path) -> None:
+    sizes = []
+    for level in LEVELS:
+        (tmp_path / level).mkdir()
+        result, _ = run(kinds["photo"], tmp_path / level, level=level)
+        sizes.append(result.compressed_size)
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[-1] < sizes[0]
+
+
+@pytest.mark.parametrize("level", ["lossless", "medium", "maximum"])
+def test_an_already_compressed_file_comes_back_as_it_was(
+    level: str, kinds: dict[str, Path], tmp_path: Path
+) -> None:
+    (tmp_path / "first").mkdir()
+    (tmp_path / "again").mkdir()
+    first, _ = run(kinds["photo"], tmp_path / "first", level=level)
+    again, _ = run(first.output, tmp_path / "again", level=level)
+    assert again.returned_original and again.compression_ratio == 0
+    assert again.output.read_bytes() == first.output.read_bytes()
+
+
+def test_encrypted_input_needs_its_password(encrypted_pdf: Path, tmp_path: Path) -> None:
+    with pytest.raises(EncryptedPDFError):
+        run(encrypted_pdf, tmp_path, level="medium")
+    with pytest.raises(EncryptedPDFError):
+        run(encrypted_pdf, tmp_path, level="medium", password="wrong")
+    result, _ = run(encrypted_pdf, tmp_path, level="medium", password="secret")
+    with pikepdf.open(result.output) as pdf:  # opens without a password
+        assert len(pdf.pages) == 1
+
+
+def test_a_damaged_file_is_repaired(tmp_path: Path) -> None:
+    src = pdfs.damaged_pdf(tmp_path / "damaged.pdf")
+    result, _ = run(src, tmp_path, level="medium")
+    check = subprocess.run(["qpdf", "--check", str(result.output)], capture_output=True)
+    assert check.returncode == 0 and result.pages == 2
+
+
+def test_target_size_is_met_or_the_closest_is_reported(
+    kinds: dict[str, Path], tmp_path: Path
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    reachable, _ = run(kinds["photo"], tmp_path / "a", level="low", target_size_bytes=150_000)
+    assert reachable.target == {**reachable.target, "met": True}  # type: ignore[dict-item]
+    assert reachable.compressed_size <= 150_000
+    impossible, _ = run(kinds["text"], tmp_path / "b", level="medium", target_size_bytes=100)
+    assert impossible.target is not None and impossible.target["met"] is False
+    assert impossible.target["achieved_bytes"] == impossible.compressed_size
+
+
+def test_grayscale_metadata_and_linearize_options(kinds: dict[str, Path], tmp_path: Path) -> None:
+    src = tmp_path / "titled.pdf"
+    with pikepdf.open(kinds["photo"]) as pdf:
+        pdf.docinfo["/Title"] = "Holiday"
+        pdf.save(src)
+    (tmp_path / "w").mkdir()
+    result, _ = run(
+        src, tmp_path / "w", level="medium", grayscale=True, strip_metadata=True, linearize=True
+    )
+    with pikepdf.open(result.output) as pdf:
+        assert "/Title" not in pdf.docinfo
+        assert pdf.is_linearized
+        images = [img for page in pdf.pages for img in page.get_images().values()]
+        assert images and all(pikepdf.PdfImage(i).mode in ("L", "P") for i in images)
