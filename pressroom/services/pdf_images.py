@@ -180,7 +180,7 @@ def _exact_palette(image: Image.Image) -> Image.Image:
     return indexed
 
 
-def _encode_jpeg(image: Image.Image, quality: int) -> bytes:
+def encode_jpeg(image: Image.Image, quality: int) -> bytes:
     out = io.BytesIO()
     image.save(
         out, format="JPEG", quality=quality, optimize=True, subsampling=2 if quality < 90 else 0
@@ -188,57 +188,44 @@ def _encode_jpeg(image: Image.Image, quality: int) -> bytes:
     return out.getvalue()
 
 
-def _write_indexed(obj: pikepdf.Stream, pdf: Pdf, indexed: Image.Image, base: Any) -> int:
-    colours = int(indexed.info["pressroom_colours"])
-    gray = bool(indexed.info["pressroom_gray"])
-    palette = bytes(indexed.getpalette() or [])[: colours * 3]
-    if gray:
-        palette = palette[::3]
-        base = Name.DeviceGray if base is None or _colour_space_is_rgb(base) else base
-    data = zlib.compress(indexed.tobytes(), 9)
-    obj.write(data, filter=Name.FlateDecode)
-    obj.ColorSpace = pikepdf.Array([Name.Indexed, base, colours - 1, pikepdf.String(palette)])
-    obj.BitsPerComponent = 8
-    obj.Width, obj.Height = indexed.size
-    for key in ("/DecodeParms", "/Decode"):
-        if key in obj:
-            del obj[key]
-    return len(data)
-
-
 def _colour_space_is_rgb(cs: Any) -> bool:
     return cs == Name.DeviceRGB or (isinstance(cs, pikepdf.Array) and int(cs[1].get("/N", 0)) == 3)
 
 
-def _optimise_image(
-    pdf: Pdf, obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings, report: ImageReport
-) -> None:
+@dataclass
+class ImagePlan:
+    """A better encoding found for one image, not yet written."""
+
+    kind: str  # "jpeg" or "indexed"
+    data: bytes
+    old_size: int
+    size: tuple[int, int]
+    colour_space: Any
+    downsampled: bool
+
+
+def plan_image(obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings) -> ImagePlan | str:
+    """The new encoding of one image, or the reason to leave it as it is."""
     if obj.get("/ImageMask", False) or obj.get("/Decode") is not None:
-        report.skip("mask_or_decode")
-        return
+        return "mask_or_decode"
     if int(obj.get("/BitsPerComponent", 8)) not in (8, 16):
-        report.skip("bilevel_or_packed")
-        return
+        return "bilevel_or_packed"
     filters = obj.get("/Filter")
     names = [str(f) for f in (filters if isinstance(filters, pikepdf.Array) else [filters]) if f]
     if any(f in ("/JBIG2Decode", "/CCITTFaxDecode", "/JPXDecode") for f in names):
-        report.skip("special_codec")
-        return
+        return "special_codec"
     space = _colour_space(obj)
     if space is None:
-        report.skip("colour_space")
-        return
+        return "colour_space"
     mode, cs = space
     width, height = int(obj.Width), int(obj.Height)
     if max(width, height) < MIN_SIDE:
-        report.skip("tiny")
-        return
+        return "tiny"
     old_size = len(obj.read_raw_bytes())
     try:
         image = PdfImage(obj).as_pil_image()
     except Exception:
-        report.skip("undecodable")
-        return
+        return "undecodable"
     if image.mode not in ("RGB", "L"):
         image = image.convert(mode)
 
@@ -253,44 +240,63 @@ def _optimise_image(
     if settings.grayscale and image.mode == "RGB":
         image = image.convert("L")
         cs = Name.DeviceGray
+    elif image.mode == "L" and _colour_space_is_rgb(cs):
+        cs = Name.DeviceGray
 
     assert settings.jpeg_quality is not None
-    data = _encode_jpeg(image, settings.jpeg_quality)
+    jpeg = encode_jpeg(image, settings.jpeg_quality)
     # few colours (diagrams, charts, screenshots): exact indexed colour, kept
     # unless JPEG is far smaller (then the image was a photo after all)
     if image.getcolors(maxcolors=256) is not None:
         indexed = _exact_palette(image)
         packed = zlib.compress(indexed.tobytes(), 9)
-        if len(packed) <= INDEXED_PREFERENCE * len(data):
+        if len(packed) <= INDEXED_PREFERENCE * len(jpeg):
             if len(packed) >= old_size * MIN_GAIN:
-                report.skip("no_gain")
-                return
-            _write_indexed(obj, pdf, indexed, cs)
-            report.to_indexed += 1
-            report.changed += 1
-            report.downsampled += scale < 1.0
-            report.bytes_after += len(packed)
-            report.bytes_before += old_size
-            return
+                return "no_gain"
+            palette = bytes(indexed.getpalette() or [])[
+                : int(indexed.info["pressroom_colours"]) * 3
+            ]
+            if image.mode == "L":
+                palette = palette[::3]
+            base = cs
+            lookup = pikepdf.Array(
+                [
+                    Name.Indexed,
+                    base,
+                    int(indexed.info["pressroom_colours"]) - 1,
+                    pikepdf.String(palette),
+                ]
+            )
+            return ImagePlan("indexed", packed, old_size, image.size, lookup, scale < 1.0)
+    if len(jpeg) >= old_size * MIN_GAIN:
+        return "no_gain"
+    return ImagePlan("jpeg", jpeg, old_size, image.size, cs, scale < 1.0)
 
-    if len(data) >= old_size * MIN_GAIN:
-        report.skip("no_gain")
-        return
-    obj.write(data, filter=Name.DCTDecode)
-    obj.ColorSpace = (
-        cs
-        if image.mode == ("L" if cs == Name.DeviceGray else image.mode)
-        else (Name.DeviceGray if image.mode == "L" else Name.DeviceRGB)
-    )
+
+def _apply(obj: pikepdf.Stream, plan: ImagePlan) -> None:
+    obj.write(plan.data, filter=Name.FlateDecode if plan.kind == "indexed" else Name.DCTDecode)
+    obj.ColorSpace = plan.colour_space
     obj.BitsPerComponent = 8
-    obj.Width, obj.Height = image.size
-    if "/DecodeParms" in obj:
-        del obj["/DecodeParms"]
-    report.to_jpeg += 1
+    obj.Width, obj.Height = plan.size
+    for key in ("/DecodeParms", "/Decode"):
+        if key in obj:
+            del obj[key]
+
+
+def _optimise_image(
+    obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings, report: ImageReport
+) -> None:
+    plan = plan_image(obj, drawn_pt, settings)
+    if isinstance(plan, str):
+        report.skip(plan)
+        return
+    _apply(obj, plan)
     report.changed += 1
-    report.downsampled += scale < 1.0
-    report.bytes_after += len(data)
-    report.bytes_before += old_size
+    report.downsampled += plan.downsampled
+    report.to_jpeg += plan.kind == "jpeg"
+    report.to_indexed += plan.kind == "indexed"
+    report.bytes_before += plan.old_size
+    report.bytes_after += len(plan.data)
 
 
 def _share_identical_images(pdf: Pdf, report: ImageReport) -> None:
@@ -345,7 +351,7 @@ def optimise_images(src: Path, dest: Path, settings: ImageSettings) -> ImageRepo
                 continue
             report.images += 1
             try:
-                _optimise_image(pdf, obj, drawn_pt, settings, report)
+                _optimise_image(obj, drawn_pt, settings, report)
             except (pikepdf.PdfError, ValueError, OSError) as exc:
                 report.skip(f"error:{type(exc).__name__}")
         _share_identical_images(pdf, report)
