@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     port: int = 8000
 
     max_upload_mb: int = Field(200, description="Largest accepted upload, in MiB (413 above).")
+    bulk_max_files: int = Field(
+        50, ge=1, description="Most files in one bulk request (400 TOO_MANY_FILES above)."
+    )
+    bulk_max_total_mb: int = Field(
+        500, ge=1, description="Largest total size of one bulk request's files, in MiB (413 above)."
+    )
 
     result_retention_hours: float = Field(24.0, description="How long result files are kept.")
     job_retention_hours: float = Field(
@@ -95,6 +101,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * MB
+
+    @property
+    def bulk_max_total_bytes(self) -> int:
+        return self.bulk_max_total_mb * MB
 
     @property
     def files_root(self) -> Path:

@@ -44,6 +44,12 @@ class EmptyFileError(PressroomError):
     default_message = "The uploaded file is empty."
 
 
+class TooManyFilesError(PressroomError):
+    code = "TOO_MANY_FILES"
+    http_status = 400
+    default_message = "Too many files in one request."
+
+
 class InvalidJobIdError(PressroomError):
     code = "INVALID_JOB_ID"
     http_status = 400
@@ -159,6 +165,14 @@ class EngineMissingError(PressroomError):
     code = "ENGINE_MISSING"
     http_status = 503
     default_message = "A required program is not installed on the server."
+
+
+class BulkAllFailedError(PressroomError):
+    """A bulk job in which not one file could be processed."""
+
+    code = "BULK_ALL_FAILED"
+    http_status = 422
+    default_message = "None of the files could be processed."
 
 
 class InputMissingError(PressroomError):

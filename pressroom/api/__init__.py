@@ -6,12 +6,10 @@ from flask import Flask
 
 from pressroom.api import compress, health, jobs, openapi
 from pressroom.api.errors import register_error_handlers
+from pressroom.api.submission import FORM_OVERHEAD
 from pressroom.api.uploads import UploadRequest
 from pressroom.config import Settings, get_settings
 from pressroom.runtime import Runtime
-
-#: multipart overhead allowed above the file size limit before werkzeug refuses
-FORM_OVERHEAD = 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -32,15 +32,25 @@ def _ok(schema_ref: str, description: str = "OK") -> dict[str, Any]:
     }
 
 
-def _multipart(form: type[Any]) -> dict[str, Any]:
+def _multipart(form: type[Any], *, many: bool = False) -> dict[str, Any]:
     schema = form.model_json_schema()
-    schema["properties"] = {
-        "file": {"type": "string", "format": "binary", "description": "The PDF."},
-        **schema.get("properties", {}),
-    }
-    schema["required"] = ["file", *schema.get("required", [])]
+    binary = {"type": "string", "format": "binary"}
+    if many:
+        files = {
+            "files": {
+                "type": "array",
+                "items": binary,
+                "description": "The PDFs (the field repeated; 'file' repeated is accepted too).",
+            }
+        }
+    else:
+        files = {"file": {**binary, "description": "The PDF."}}
+    schema["properties"] = {**files, **schema.get("properties", {})}
+    schema["required"] = [*files, *schema.get("required", [])]
     schema.pop("title", None)
-    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    encoding = {"files": {"contentType": "application/pdf"}} if many else {}
+    content = {"schema": schema, **({"encoding": encoding} if encoding else {})}
+    return {"required": True, "content": {"multipart/form-data": content}}
 
 
 def _query(model: type[Any]) -> list[dict[str, Any]]:
@@ -97,6 +107,75 @@ def document() -> dict[str, Any]:
         "required": ["status", "data"],
     }
     accepted_headers = {"Location": {"schema": {"type": "string"}, "description": "The job's URL."}}
+    bulk = {
+        "post": {
+            "summary": "Compress many PDFs into one zip (queued as one job)",
+            "description": (
+                "The option fields apply to every file. A file that is not a usable PDF "
+                "(empty, not a PDF, too large, damaged, encrypted without its password) "
+                "does not reject the request: it is listed in data.files with its error, "
+                "and in the job's result. Limits: PRESSROOM_BULK_MAX_FILES files and "
+                "PRESSROOM_BULK_MAX_TOTAL_MB together. The result is one zip "
+                "(compressed_files.zip) with result.files (per file: filename, status "
+                "completed|failed, sizes, compression_ratio, error) and result.totals. "
+                "A job in which every file fails ends failed with BULK_ALL_FAILED."
+            ),
+            "operationId": "compressBulk",
+            "requestBody": _multipart(CompressForm, many=True),
+            "responses": {
+                "202": {
+                    **_ok(
+                        "BulkJobEnvelope",
+                        "Accepted (a repeated job_id with the same files: the same job)",
+                    ),
+                    "headers": accepted_headers,
+                },
+                "400": _error(
+                    "Missing or invalid field, too many files (TOO_MANY_FILES), or every file empty"
+                ),
+                "409": _error("job_id used by a different job"),
+                "413": _error("The files together are too large (or each one is)"),
+                "415": _error("No file is a PDF"),
+                "422": _error("Every PDF is damaged or encrypted"),
+                "503": _error("Queue unavailable"),
+            },
+        }
+    }
+    bulk_envelope = {
+        "type": "object",
+        "properties": {
+            "status": {"const": "success"},
+            "message": {"type": "string"},
+            "data": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/Job"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "files": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "filename": {"type": "string"},
+                                        "status": {"enum": ["queued", "rejected"]},
+                                        "error": {
+                                            "type": ["object", "null"],
+                                            "properties": {
+                                                "code": {"type": "string"},
+                                                "message": {"type": "string"},
+                                            },
+                                        },
+                                    },
+                                },
+                            }
+                        },
+                    },
+                ]
+            },
+        },
+        "required": ["status", "data"],
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -124,6 +203,14 @@ def document() -> dict[str, Any]:
                         "422": _error("Damaged or encrypted PDF"),
                         "503": _error("Queue unavailable"),
                     },
+                }
+            },
+            "/api/compress/bulk": bulk,
+            "/api/bulk": {
+                "post": {
+                    **bulk["post"],
+                    "summary": "Compress many PDFs into one zip (alias of /api/compress/bulk)",
+                    "operationId": "compressBulkAlias",
                 }
             },
             "/api/jobs": {
@@ -203,6 +290,7 @@ def document() -> dict[str, Any]:
             "schemas": {
                 "Job": job_view,
                 "JobEnvelope": envelope,
+                "BulkJobEnvelope": bulk_envelope,
                 "Error": {
                     "type": "object",
                     "properties": {

@@ -58,3 +58,21 @@ class ProgressReporter:
     def check_cancelled(self) -> None:
         """Raise if the job was cancelled or superseded, without writing."""
         self._ops.check_owner(self._job_id, self._fence)
+
+
+class ProgressSlice:
+    """One part of a job's progress: a step's own 0-100 mapped into
+    ``[start, end]`` of the job's, with a label (e.g. ``"file 3/10:
+    report.pdf"``) put in front of each message. Stages pass through, and so
+    do the cancellation checks of the reporter underneath."""
+
+    def __init__(self, progress: Progress, start: float, end: float, label: str) -> None:
+        self._progress = progress
+        self._start = start
+        self._span = end - start
+        self._label = label
+
+    def report(self, percentage: float, stage: str, message: str = "") -> None:
+        share = max(0.0, min(100.0, percentage)) / 100.0
+        text = f"{self._label}: {message}" if message else self._label
+        self._progress.report(self._start + share * self._span, stage, text)

@@ -1,6 +1,7 @@
 """FileManagementService: uploads in, results out, everything under a key per job.
 
-Layout: ``jobs/<job_id>/input/<name>`` and ``jobs/<job_id>/output/<attempt>/<name>``.
+Layout: ``jobs/<job_id>/input/<name>`` (``original.pdf``, or ``<n>.pdf`` for
+the n-th file of a bulk job) and ``jobs/<job_id>/output/<attempt>/<name>``.
 A client's filename is only ever a display name: keys use fixed names. An
 upload is streamed to a staging file in chunks (the API never holds a whole
 file in memory), measured, hashed and sniffed before any job row exists, so a
@@ -83,7 +84,14 @@ class FileManagementService:
         return f"{JOB_PREFIX}/{job_id}"
 
     def input_key(self, job_id: str, mime: str) -> str:
+        """The key of a single-file job's input."""
         return f"{self.job_prefix(job_id)}/input/original{EXTENSIONS.get(mime, '.bin')}"
+
+    def nth_input_key(self, job_id: str, n: int, mime: str) -> str:
+        """The key of the ``n``-th input (1-based) of a job with many files."""
+        if n < 1:
+            raise ValueError(f"input numbers start at 1, not {n}")
+        return f"{self.job_prefix(job_id)}/input/{n}{EXTENSIONS.get(mime, '.bin')}"
 
     def output_key(self, job_id: str, attempt: int, filename: str) -> str:
         return f"{self.job_prefix(job_id)}/output/{attempt}/{filename}"
@@ -156,9 +164,10 @@ class FileManagementService:
                 out.write(chunk)
         return size, digest.hexdigest(), head
 
-    def adopt_input(self, job_id: str, staged: StagedUpload) -> str:
-        """Move a staged upload into the job's folder; returns its key."""
-        key = self.input_key(job_id, staged.mime)
+    def adopt_input(self, job_id: str, staged: StagedUpload, *, key: str | None = None) -> str:
+        """Move a staged upload into the job's folder (at ``key``, by default
+        the single input's key); returns its key."""
+        key = key or self.input_key(job_id, staged.mime)
         try:
             self.storage.put_file(key, staged.path)
         finally:

@@ -85,6 +85,14 @@ class TaskContext:
 
 JobFunction = Callable[[TaskContext], TaskOutcome]
 
+#: Errors that mean "stop, leave the job alone": the client cancelled it, or
+#: another attempt owns it. A job function must let them through.
+STOP_ERRORS: tuple[type[PressroomError], ...] = (
+    JobCancelledError,
+    StaleAttemptError,
+    InvalidTransitionError,
+)
+
 
 def classify(exc: BaseException) -> PressroomError:
     """Turn any exception into a domain error that knows if a retry can help."""
@@ -131,7 +139,7 @@ def execute_job(task_type: TaskType, fn: JobFunction, job_id: str, task_id: str)
                 )
                 result["file"] = stored
             rt.ops.update_job_status_safely(job_id, JobStatus.COMPLETED, result=result, fence=fence)
-    except (JobCancelledError, StaleAttemptError, InvalidTransitionError) as exc:
+    except STOP_ERRORS as exc:
         # cancelled by the client, or superseded: whoever owns the job now
         # decides its outcome; this attempt leaves no file behind.
         log.info("job %s attempt %s stopped: %s", job_id, fence[1], exc.code)

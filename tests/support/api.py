@@ -22,6 +22,24 @@ def submit_compress(
     return client.post("/api/compress", data=form, content_type="multipart/form-data")
 
 
+def submit_bulk(
+    client: FlaskClient,
+    files: list[tuple[Path | bytes, str]],
+    *,
+    path: str = "/api/compress/bulk",
+    field: str = "files",
+    **fields: Any,
+) -> TestResponse:
+    """POST many files (each ``(content or path, filename)``) in ``field``, repeated."""
+    parts = [
+        (io.BytesIO(data if isinstance(data, bytes) else data.read_bytes()), name)
+        for data, name in files
+    ]
+    form: dict[str, Any] = {field: parts}
+    form.update({k: str(v) for k, v in fields.items()})
+    return client.post(path, data=form, content_type="multipart/form-data")
+
+
 def job(client: FlaskClient, job_id: str) -> dict[str, Any]:
     response = client.get(f"/api/jobs/{job_id}")
     assert response.status_code == 200, response.json

@@ -39,8 +39,10 @@ def _job_for(args: list[str]) -> str | None:
 
 
 def _attempt(job_id: str, args: list[str]) -> int:
-    """Count attempts by distinct scratch folders seen for this job."""
-    scratch = next((a.split("/")[-2] for a in args if f"job-{job_id}-" in a), "")
+    """Count attempts by distinct scratch folders seen for this job (the
+    folder named ``job-<id>-*``, whatever sub-folder the engine works in)."""
+    marker = f"job-{job_id}-"
+    scratch = next((part for arg in args for part in arg.split("/") if part.startswith(marker)), "")
     seen_file = FAULTS / f"{job_id}.seen"
     seen = seen_file.read_text().split() if seen_file.exists() else []
     if scratch not in seen:
