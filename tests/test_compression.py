@@ -150,3 +150,47 @@ def test_grayscale_metadata_and_linearize_options(kinds: dict[str, Path], tmp_pa
         assert pdf.is_linearized
         images = [img for page in pdf.pages for img in page.get_images().values()]
         assert images and all(pikepdf.PdfImage(i).mode in ("L", "P") for i in images)
+
+
+def test_preview_estimates_each_level_close_to_the_real_result(
+    isolated_backend: object, kinds: dict[str, Path], tmp_path: Path
+) -> None:
+    from pressroom.api import create_app
+
+    client = create_app(isolated_backend.settings()).test_client()  # type: ignore[attr-defined]
+    response = client.post(
+        "/api/compress/preview",
+        data={"file": (kinds["photo"].open("rb"), "photo.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.json
+    data = response.json["data"]  # type: ignore[index]
+    assert data["pages"] == 1 and data["images"] == 1 and data["recommended_level"] == "medium"
+    sizes = [data["levels"][level]["estimated_size"] for level in LEVELS]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] < sizes[0]
+    actual, _ = run(kinds["photo"], tmp_path, level="medium")
+    estimate = data["levels"]["medium"]["estimated_size"]
+    assert 0.6 * actual.compressed_size <= estimate <= 1.5 * actual.compressed_size
+    # nothing is kept of a preview's upload
+    staging = isolated_backend.settings().data_dir / "tmp"  # type: ignore[attr-defined]
+    assert not list(staging.glob("upload-*"))
+
+
+def test_preview_refuses_what_compression_refuses(
+    isolated_backend: object, encrypted_pdf: Path
+) -> None:
+    from pressroom.api import create_app
+
+    client = create_app(isolated_backend.settings()).test_client()  # type: ignore[attr-defined]
+    response = client.post(
+        "/api/compress/preview",
+        data={"file": (encrypted_pdf.open("rb"), "locked.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert (response.status_code, response.json["error"]["code"]) == (422, "PDF_ENCRYPTED")  # type: ignore[index]
+    unlocked = client.post(
+        "/api/compress/preview",
+        data={"file": (encrypted_pdf.open("rb"), "locked.pdf"), "password": "secret"},
+        content_type="multipart/form-data",
+    )
+    assert unlocked.status_code == 200 and unlocked.json["data"]["pages"] == 1  # type: ignore[index]

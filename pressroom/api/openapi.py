@@ -9,9 +9,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from pressroom.api.schemas import CompressForm, JobListQuery
+from pressroom.api.schemas import CompressForm, JobListQuery, PreviewForm
 from pressroom.errors import ERROR_CLASSES
 from pressroom.jobs.states import JobStatus, TaskType
+from pressroom.services.compression import PRESETS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -63,6 +64,40 @@ def _query(model: type[Any]) -> list[dict[str, Any]]:
             prop = defs[ref.rsplit("/", 1)[-1]] if ref else prop
         params.append({"name": name, "in": "query", "required": False, "schema": prop})
     return params
+
+
+def preview_envelope() -> dict[str, Any]:
+    level = {
+        "type": "object",
+        "properties": {
+            "estimated_size": {"type": "integer"},
+            "estimated_ratio": {"type": "number", "description": "Percent saved."},
+        },
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "status": {"const": "success"},
+            "data": {
+                "type": "object",
+                "properties": {
+                    "filename": {"type": "string"},
+                    "original_size": {"type": "integer"},
+                    "pages": {"type": "integer"},
+                    "images": {"type": "integer"},
+                    "image_bytes": {"type": "integer"},
+                    "sampled_images": {"type": "integer"},
+                    "levels": {
+                        "type": "object",
+                        "properties": {name: level for name in PRESETS},
+                    },
+                    "recommended_level": {"type": "string", "enum": list(PRESETS)},
+                    "advice": {"type": "string"},
+                },
+            },
+        },
+        "required": ["status", "data"],
+    }
 
 
 def document() -> dict[str, Any]:
@@ -206,6 +241,26 @@ def document() -> dict[str, Any]:
                 }
             },
             "/api/compress/bulk": bulk,
+            "/api/compress/preview": {
+                "post": {
+                    "summary": "Estimated size of a PDF at each compression level (no job)",
+                    "requestBody": _multipart(PreviewForm),
+                    "responses": {
+                        "200": {
+                            "description": "The estimates",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/PreviewEnvelope"}
+                                }
+                            },
+                        },
+                        "400": _error("Missing file or invalid field"),
+                        "413": _error("Upload too large"),
+                        "415": _error("Not a PDF"),
+                        "422": _error("Damaged or encrypted PDF"),
+                    },
+                }
+            },
             "/api/bulk": {
                 "post": {
                     **bulk["post"],
@@ -290,6 +345,7 @@ def document() -> dict[str, Any]:
             "schemas": {
                 "Job": job_view,
                 "JobEnvelope": envelope,
+                "PreviewEnvelope": preview_envelope(),
                 "BulkJobEnvelope": bulk_envelope,
                 "Error": {
                     "type": "object",

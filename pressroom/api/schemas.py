@@ -58,6 +58,15 @@ class CompressForm(FormModel):
     )
 
 
+class PreviewForm(BaseModel):
+    """Fields of POST /api/compress/preview (besides the file)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    password: str | None = Field(
+        None, max_length=256, description="Password that opens an encrypted PDF."
+    )
+
+
 class JobListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: JobStatus | None = Field(None, description="Only jobs in this status.")
@@ -65,7 +74,7 @@ class JobListQuery(BaseModel):
     offset: int = Field(0, ge=0)
 
 
-def parse(model: type[FormModel] | type[JobListQuery], data: dict[str, Any]) -> Any:
+def parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
     """Validate ``data`` into ``model`` or raise a 400 that names each problem."""
     try:
         return model.model_validate(data)

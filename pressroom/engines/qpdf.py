@@ -48,15 +48,18 @@ def inspect(path: Path, *, timeout: float, password: str | None = None) -> PdfIn
 def optimize_lossless(
     src: Path, dest: Path, *, timeout: float, password: str | None = None
 ) -> None:
-    """Rewrite ``src`` to ``dest`` losslessly: object streams, every Flate
-    stream recompressed at level 9, unreferenced resources dropped."""
+    """Rewrite ``src`` to ``dest`` losslessly: object streams, unfiltered
+    streams compressed at level 9, unreferenced resources dropped.
+
+    Existing Flate streams are not recompressed: qpdf would drop their PNG
+    predictors, which makes images several times bigger, while recompressing
+    gains under 0.3 % on the public corpus."""
     result = run(
         [
             "qpdf",
             *_password_args(password),
             "--object-streams=generate",
             "--compress-streams=y",
-            "--recompress-flate",
             "--compression-level=9",
             "--remove-unreferenced-resources=yes",
             "--decode-level=generalized",

@@ -155,6 +155,8 @@ class _Candidate:
     name: str
     path: Path
     report: PassReport
+    #: True when the pass changed no pixel: no quality gate needed
+    lossless: bool = False
 
     @property
     def size(self) -> int:
@@ -184,11 +186,12 @@ class CompressionService:
 
         dpi, quality = options.image_settings()
         preset = PRESETS[options.level]
+        images: _Candidate | None = None
         if quality is not None or options.strip_metadata:
             progress.report(30, "images", "Resampling and re-encoding images")
-            candidates.append(
-                self._images(structure.path, workdir, "images", dpi, quality, options)
-            )
+            images = self._images(structure.path, workdir, "images", dpi, quality, options)
+            if images is not None:
+                candidates.append(images)
         if preset.ghostscript:
             progress.report(55, "ghostscript", "Trying Ghostscript's rewrite")
             candidate = self._ghostscript(
@@ -199,7 +202,7 @@ class CompressionService:
 
         progress.report(75, "quality_check", "Comparing the pages with the original")
         best = self._choose(work, candidates, preset.min_ssim)
-        if best is structure and quality is not None and len(candidates) > 1:
+        if best is structure and quality is not None and images is not None and not images.lossless:
             # the level's settings went too far for this document: a gentler try
             progress.report(82, "images", "Trying gentler image settings")
             gentle = self._images(
@@ -210,8 +213,9 @@ class CompressionService:
                 min(95, quality + GENTLE_QUALITY),
                 options,
             )
-            candidates.append(gentle)
-            best = self._choose(work, [structure, gentle], preset.min_ssim)
+            if gentle is not None:
+                candidates.append(gentle)
+                best = self._choose(work, [structure, gentle], preset.min_ssim)
         target: dict[str, Any] | None = None
         if options.target_size_bytes:
             best, target = self._meet_target(work, workdir, best, candidates, options, progress)
@@ -252,7 +256,7 @@ class CompressionService:
         started = time.monotonic()
         qpdf.optimize_lossless(src, dest, timeout=self.timeout)
         report = PassReport(name, dest.stat().st_size, round(time.monotonic() - started, 3))
-        return _Candidate(name, dest, report)
+        return _Candidate(name, dest, report, lossless=True)
 
     def _images(
         self,
@@ -262,7 +266,7 @@ class CompressionService:
         dpi: int | None,
         quality: int | None,
         options: CompressionOptions,
-    ) -> _Candidate:
+    ) -> _Candidate | None:
         started = time.monotonic()
         raw = workdir / f"{name}.raw.pdf"
         args: list[str | Path] = [src, raw, "--dpi", str(dpi or 0)]
@@ -275,7 +279,10 @@ class CompressionService:
         if options.strip_metadata:
             args.append("--strip-metadata")
         details = run_module("pressroom.services.pdf_images", args, timeout=self.timeout)
+        if not raw.exists():  # nothing to change: no candidate
+            return None
         candidate = self._structure(raw, workdir / f"{name}.pdf", name)
+        candidate.lossless = not details.get("changed")
         candidate.report.seconds = round(time.monotonic() - started, 3)
         candidate.report.details = details
         return candidate
@@ -301,6 +308,7 @@ class CompressionService:
                 timeout=self.timeout,
             )
             candidate = self._structure(raw, workdir / f"{name}.pdf", name)
+            candidate.lossless = False  # Ghostscript re-renders: always gated
         except PressroomError as exc:
             if exc.retryable:
                 raise
@@ -317,6 +325,9 @@ class CompressionService:
             if candidate.size >= best.size:
                 candidate.report.rejected = "not smaller"
                 continue
+            if candidate.lossless:  # same pixels, same text: nothing to check
+                best = candidate
+                break
             if original_text is None:
                 original_text = poppler.extract_text(original, timeout=self.timeout)
             if self._passes(original, original_text, candidate, min_ssim):
@@ -365,8 +376,10 @@ class CompressionService:
                 break
             progress.report(80 + step * 2, "target_size", f"Trying {dpi} dpi at quality {quality}")
             candidate = self._images(source, workdir, f"target-{step}", dpi, quality, options)
-            candidates.append(candidate)
             tried += 1
+            if candidate is None:
+                break  # no image left to shrink
+            candidates.append(candidate)
             if candidate.size < best.size:
                 best = candidate
         return best, {

@@ -91,7 +91,7 @@ def estimate(src: Path, *, password: str | None = None) -> dict[str, Any]:
             buffer,
             object_stream_mode=pikepdf.ObjectStreamMode.generate,
             compress_streams=True,
-            recompress_flate=True,
+            recompress_flate=False,  # as the structure pass (qpdf.optimize_lossless)
         )
         structure = buffer.getbuffer().nbytes
 

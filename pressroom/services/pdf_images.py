@@ -131,9 +131,28 @@ def _scan(
                 _scan(xobj, xobj.get("/Resources"), form_ctm, drawn, depth + 1)
 
 
+def _draws_images(resources: pikepdf.Object | None, depth: int = 0) -> bool:
+    """Whether these resources hold an image XObject, directly or in a form."""
+    if not isinstance(resources, pikepdf.Dictionary) or depth > 8:
+        return False
+    xobjects = resources.get("/XObject")
+    if not isinstance(xobjects, pikepdf.Dictionary):
+        return False
+    for _name, xobj in xobjects.items():
+        if not isinstance(xobj, pikepdf.Stream):
+            continue
+        if xobj.get("/Subtype") == Name.Image:
+            return True
+        if xobj.get("/Subtype") == Name.Form and _draws_images(xobj.get("/Resources"), depth + 1):
+            return True
+    return False
+
+
 def drawn_sizes(pdf: Pdf) -> dict[tuple[int, int], float]:
     drawn: dict[tuple[int, int], float] = {}
     for page in pdf.pages:
+        if not _draws_images(page.obj.get("/Resources")):
+            continue  # parsing its content would find nothing
         try:
             _scan(page.obj, page.obj.get("/Resources"), IDENTITY, drawn)
         except (pikepdf.PdfError, ValueError, TypeError, IndexError):
@@ -355,8 +374,9 @@ def optimise_images(src: Path, dest: Path, settings: ImageSettings) -> ImageRepo
             except (pikepdf.PdfError, ValueError, OSError) as exc:
                 report.skip(f"error:{type(exc).__name__}")
         _share_identical_images(pdf, report)
-        pdf.remove_unreferenced_resources()
-        pdf.save(dest)
+        if report.changed or report.shared or settings.strip_metadata:
+            pdf.remove_unreferenced_resources()
+            pdf.save(dest)
     return report
 
 
