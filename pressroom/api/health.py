@@ -22,7 +22,11 @@ from pressroom.jobs.states import QUEUE_OF, Queue
 bp = Blueprint("health", __name__, url_prefix="/api")
 
 #: the programs the registered operations run (grows with each operation)
-ENGINES = {"qpdf": ["qpdf", "--version"]}
+ENGINES = {
+    "qpdf": ["qpdf", "--version"],
+    "ghostscript": ["gs", "--version"],
+    "pdftotext": ["pdftotext", "-v"],
+}
 _engine_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
 
@@ -58,7 +62,8 @@ def _check_engines() -> dict[str, Any]:
         if cached is None or time.monotonic() - cached[0] > 300:
             try:
                 out = run(argv, timeout=10)
-                info = {"ok": out.returncode == 0, "version": out.stdout.strip().splitlines()[0]}
+                text = (out.stdout or out.stderr).strip().splitlines()
+                info = {"ok": out.returncode == 0, "version": text[0] if text else ""}
             except Exception as exc:
                 info = {"ok": False, "error": getattr(exc, "code", exc.__class__.__name__)}
             _engine_cache[name] = cached = (time.monotonic(), info)
