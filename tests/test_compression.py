@@ -194,3 +194,45 @@ def test_preview_refuses_what_compression_refuses(
         content_type="multipart/form-data",
     )
     assert unlocked.status_code == 200 and unlocked.json["data"]["pages"] == 1  # type: ignore[index]
+
+
+def _with_link_and_bookmark(src: Path, dest: Path) -> Path:
+    with pikepdf.open(src) as pdf:
+        page = pdf.pages[0]
+        link = pdf.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Annot,
+                Subtype=pikepdf.Name.Link,
+                Rect=[72, 72, 200, 100],
+                Border=[0, 0, 0],
+                A=pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String("https://example.org")),
+            )
+        )
+        page.obj.Annots = pdf.make_indirect(pikepdf.Array([link]))
+        with pdf.open_outline() as outline:
+            outline.root.append(pikepdf.OutlineItem("Chapter 1", 0))
+        pdf.save(dest)
+    return dest
+
+
+@pytest.mark.parametrize("level", ["medium", "maximum"])
+def test_links_and_bookmarks_survive(level: str, kinds: dict[str, Path], tmp_path: Path) -> None:
+    src = _with_link_and_bookmark(kinds["photo"], tmp_path / "linked.pdf")
+    (tmp_path / "w").mkdir()
+    result, _ = run(src, tmp_path / "w", level=level)
+    assert result.compressed_size < result.original_size
+    with pikepdf.open(result.output) as pdf:
+        annots = pdf.pages[0].obj.get("/Annots")
+        assert annots is not None and annots[0].A.URI == "https://example.org"
+        with pdf.open_outline() as outline:
+            assert [item.title for item in outline.root] == ["Chapter 1"]
+
+
+def test_the_gate_sees_lost_links(kinds: dict[str, Path], tmp_path: Path) -> None:
+    src = _with_link_and_bookmark(kinds["text"], tmp_path / "linked.pdf")
+    stripped = tmp_path / "stripped.pdf"
+    with pikepdf.open(src) as pdf:
+        del pdf.pages[0].obj["/Annots"]
+        pdf.save(stripped)
+    assert compare(src, src).features_kept
+    assert not compare(src, stripped).features_kept

@@ -353,6 +353,9 @@ class CompressionService:
         if comparison["pages_a"] != comparison["pages_b"]:
             report.rejected = "page count changed"
             return False
+        if not comparison["features_kept"]:
+            report.rejected = "links, bookmarks or form fields lost"
+            return False
         if report.ssim_worst < min_ssim:
             report.rejected = f"SSIM {report.ssim_worst} below {min_ssim}"
             return False

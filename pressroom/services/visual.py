@@ -1,7 +1,10 @@
-"""Visual comparison of two PDFs: pages rendered with PDFium, compared by SSIM.
+"""Visual comparison of two PDFs: pages rendered with PDFium, compared by SSIM,
+and the interactive parts users rely on counted (links and other
+annotations, bookmarks, form type).
 
 This is the quality gate of compression: a candidate whose pages do not look
-like the original's is not returned. It runs in its own process (``python -m
+like the original's, or that lost links, bookmarks or a form, is not
+returned. It runs in its own process (``python -m
 pressroom.services.visual``) through the engine runner, because it renders
 untrusted PDFs.
 """
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from skimage.metrics import structural_similarity
 
 
@@ -25,6 +29,13 @@ class Comparison:
     pages_b: int
     compared: list[int] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
+    #: (annotations, bookmarks, form type) of each document
+    features_a: tuple[int, int, int] = (0, 0, 0)
+    features_b: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def features_kept(self) -> bool:
+        return all(b >= a for a, b in zip(self.features_a, self.features_b, strict=True))
 
     @property
     def worst(self) -> float:
@@ -52,10 +63,24 @@ def _render(doc: pdfium.PdfDocument, index: int, dpi: float) -> np.ndarray:
         page.close()
 
 
+def features(doc: pdfium.PdfDocument) -> tuple[int, int, int]:
+    """(annotations on all pages, bookmarks, form type) of a document."""
+    annotations = 0
+    for index in range(len(doc)):
+        page = doc[index]
+        try:
+            annotations += pdfium_c.FPDFPage_GetAnnotCount(page.raw)
+        finally:
+            page.close()
+    bookmarks = sum(1 for _ in doc.get_toc(max_depth=64))
+    return annotations, bookmarks, int(pdfium_c.FPDF_GetFormType(doc.raw))
+
+
 def compare(a: Path, b: Path, *, dpi: float = 72.0, max_pages: int = 6) -> Comparison:
     doc_a, doc_b = pdfium.PdfDocument(a), pdfium.PdfDocument(b)
     try:
         result = Comparison(pages_a=len(doc_a), pages_b=len(doc_b))
+        result.features_a, result.features_b = features(doc_a), features(doc_b)
         if result.pages_a != result.pages_b:
             return result
         for index in sample_pages(result.pages_a, max_pages):
@@ -83,7 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-pages", type=int, default=6)
     args = parser.parse_args(argv)
     result = compare(args.a, args.b, dpi=args.dpi, max_pages=args.max_pages)
-    json.dump({**asdict(result), "worst": result.worst, "mean": result.mean}, sys.stdout)
+    json.dump(
+        {
+            **asdict(result),
+            "worst": result.worst,
+            "mean": result.mean,
+            "features_kept": result.features_kept,
+        },
+        sys.stdout,
+    )
     return 0
 
 
