@@ -4,7 +4,7 @@
 # Usage: scripts/system-deps.sh [--with-browser]
 set -euo pipefail
 
-PACKAGES=(qpdf ghostscript poppler-utils img2pdf tesseract-ocr
+PACKAGES=(qpdf ghostscript fonts-urw-base35 poppler-utils img2pdf tesseract-ocr
           tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra
           tesseract-ocr-spa tesseract-ocr-ita tesseract-ocr-por)
 if [[ "${1:-}" == "--with-browser" ]]; then

@@ -42,6 +42,7 @@ def kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "vector": pdfs.uncompressed_pdf(folder / "vector.pdf"),
         "photo": pdfs.photo_pdf(folder / "photo.pdf"),
         "scan": pdfs.scanned_pdf(folder / "scan.pdf"),
+        "type1": pdfs.type1_pdf(folder / "type1.pdf"),
     }
 
 
@@ -57,7 +58,7 @@ def run(src: Path, workdir: Path, **options: object) -> tuple[CompressionResult,
 
 
 @pytest.mark.parametrize("level", LEVELS)
-@pytest.mark.parametrize("kind", ["text", "vector", "photo", "scan"])
+@pytest.mark.parametrize("kind", ["text", "vector", "photo", "scan", "type1"])
 def test_every_level_keeps_what_users_need(
     kind: str, level: str, kinds: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -236,3 +237,23 @@ def test_the_gate_sees_lost_links(kinds: dict[str, Path], tmp_path: Path) -> Non
         pdf.save(stripped)
     assert compare(src, src).features_kept
     assert not compare(src, stripped).features_kept
+
+
+def test_type1_fonts_become_cff_with_the_same_text_and_look(
+    kinds: dict[str, Path], tmp_path: Path
+) -> None:
+    src = kinds["type1"]
+    result, progress = run(src, tmp_path, level="medium")
+    kept = [p for p in result.passes if p.kept]
+    assert [p.name for p in kept] == ["fonts"] and kept[0].details["converted"] == 1
+    assert result.compressed_size < 0.5 * result.original_size
+    assert "fonts" in progress.stages
+    fonts = subprocess.run(
+        ["pdffonts", str(result.output)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Type 1C" in fonts
+    assert pdfs.pdf_text(result.output) == pdfs.pdf_text(src)
+    assert compare(src, result.output, dpi=150).worst >= 0.99
+    (tmp_path / "lossless").mkdir()
+    lossless, _ = run(src, tmp_path / "lossless", level="lossless")
+    assert "fonts" not in [p.name for p in lossless.passes]  # lossless keeps the programs

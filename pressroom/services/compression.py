@@ -3,14 +3,16 @@ and reading the same.
 
 A pipeline of measured passes, each producing a candidate:
 
-1. ``structure`` - qpdf, lossless: object streams, every Flate stream
-   recompressed at level 9, unreferenced resources dropped; damaged files
-   are repaired here and encrypted ones opened with the given password.
-2. ``images`` - our image pass (pressroom.services.pdf_images) on the
+1. ``structure`` - qpdf, lossless: object streams, unfiltered streams
+   compressed, unreferenced resources dropped; damaged files are repaired
+   here and encrypted ones opened with the given password.
+2. ``fonts`` - above ``lossless``, embedded Type 1 font programs rewritten
+   as CFF (pressroom.services.pdf_fonts); the image pass builds on it.
+3. ``images`` - our image pass (pressroom.services.pdf_images) on the
    repaired file: images downsampled to the level's resolution, photos
    re-encoded as JPEG at the level's quality, flat images as indexed colour;
    then the structure pass again.
-3. ``ghostscript`` - at ``high`` and ``maximum``, Ghostscript's pdfwrite
+4. ``ghostscript`` - at ``high`` and ``maximum``, Ghostscript's pdfwrite
    (font subsetting, its own resampling), then the structure pass again.
 
 Every lossy candidate goes through a quality gate: the pages rendered by
@@ -22,6 +24,7 @@ and the result says so.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -32,6 +35,8 @@ from pressroom.engines import ghostscript, poppler, qpdf
 from pressroom.engines.isolated import run_module
 from pressroom.errors import PressroomError
 from pressroom.jobs.progress import Progress
+
+log = logging.getLogger(__name__)
 
 Level = Literal["lossless", "low", "medium", "high", "maximum"]
 
@@ -186,10 +191,17 @@ class CompressionService:
 
         dpi, quality = options.image_settings()
         preset = PRESETS[options.level]
+        base = structure  # what the image pass builds on
+        if options.level != "lossless":
+            progress.report(20, "fonts", "Rewriting embedded Type 1 fonts as CFF")
+            fonts = self._fonts(structure.path, workdir)
+            if fonts is not None:
+                candidates.append(fonts)
+                base = fonts
         images: _Candidate | None = None
         if quality is not None or options.strip_metadata:
             progress.report(30, "images", "Resampling and re-encoding images")
-            images = self._images(structure.path, workdir, "images", dpi, quality, options)
+            images = self._images(base, workdir, "images", dpi, quality, options)
             if images is not None:
                 candidates.append(images)
         if preset.ghostscript:
@@ -202,11 +214,12 @@ class CompressionService:
 
         progress.report(75, "quality_check", "Comparing the pages with the original")
         best = self._choose(work, candidates, preset.min_ssim)
-        if best is structure and quality is not None and images is not None and not images.lossless:
+        rejected = images.report.rejected if images is not None else None
+        if quality is not None and rejected is not None and rejected.startswith("SSIM"):
             # the level's settings went too far for this document: a gentler try
             progress.report(82, "images", "Trying gentler image settings")
             gentle = self._images(
-                structure.path,
+                base,
                 workdir,
                 "images_gentle",
                 int(dpi * GENTLE_DPI) if dpi else None,
@@ -215,7 +228,7 @@ class CompressionService:
             )
             if gentle is not None:
                 candidates.append(gentle)
-                best = self._choose(work, [structure, gentle], preset.min_ssim)
+                best = self._choose(work, [best, gentle], preset.min_ssim)
         target: dict[str, Any] | None = None
         if options.target_size_bytes:
             best, target = self._meet_target(work, workdir, best, candidates, options, progress)
@@ -258,9 +271,31 @@ class CompressionService:
         report = PassReport(name, dest.stat().st_size, round(time.monotonic() - started, 3))
         return _Candidate(name, dest, report, lossless=True)
 
+    def _fonts(self, src: Path, workdir: Path) -> _Candidate | None:
+        """Type 1 fonts rewritten as CFF (pressroom.services.pdf_fonts), or None
+        when there was nothing to convert or the pass failed on this file."""
+        started = time.monotonic()
+        raw = workdir / "fonts.raw.pdf"
+        try:
+            details = run_module("pressroom.services.pdf_fonts", [src, raw], timeout=self.timeout)
+        except PressroomError as exc:
+            if exc.retryable:
+                raise
+            log.warning("font pass failed: %s", exc.details)
+            return None
+        if not raw.exists():
+            return None
+        candidate = self._structure(raw, workdir / "fonts.pdf", "fonts")
+        candidate.lossless = False  # hints are dropped: gated like any lossy pass
+        candidate.report.seconds = round(time.monotonic() - started, 3)
+        candidate.report.details = {
+            k: details[k] for k in ("fonts_seen", "converted", "bytes_before", "bytes_after")
+        }
+        return candidate
+
     def _images(
         self,
-        src: Path,
+        base: _Candidate,
         workdir: Path,
         name: str,
         dpi: int | None,
@@ -269,7 +304,7 @@ class CompressionService:
     ) -> _Candidate | None:
         started = time.monotonic()
         raw = workdir / f"{name}.raw.pdf"
-        args: list[str | Path] = [src, raw, "--dpi", str(dpi or 0)]
+        args: list[str | Path] = [base.path, raw, "--dpi", str(dpi or 0)]
         if quality is None:
             args.append("--keep-images")
         else:
@@ -282,7 +317,8 @@ class CompressionService:
         if not raw.exists():  # nothing to change: no candidate
             return None
         candidate = self._structure(raw, workdir / f"{name}.pdf", name)
-        candidate.lossless = not details.get("changed")
+        # pixel-identical to the original only if its base was
+        candidate.lossless = base.lossless and not details.get("changed")
         candidate.report.seconds = round(time.monotonic() - started, 3)
         candidate.report.details = details
         return candidate
@@ -373,7 +409,7 @@ class CompressionService:
         """Stronger settings in turn until the file fits; else the closest."""
         target = options.target_size_bytes or 0
         tried = 0
-        source = candidates[0].path
+        source = next((c for c in candidates if c.name == "fonts"), candidates[0])
         for step, (dpi, quality) in enumerate(TARGET_STEPS):
             if best.size <= target:
                 break

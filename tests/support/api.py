@@ -48,7 +48,7 @@ def job(client: FlaskClient, job_id: str) -> dict[str, Any]:
 
 
 def wait_for(
-    client: FlaskClient, job_id: str, statuses: set[str] = TERMINAL, timeout: float = 60
+    client: FlaskClient, job_id: str, statuses: set[str] = TERMINAL, timeout: float = 180
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     seen: list[str] = []

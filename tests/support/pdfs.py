@@ -142,3 +142,69 @@ def damaged_pdf(path: Path) -> Path:
     path.write_bytes(data[:marker] + b"startxref\n999999\n%%EOF\n")
     src.unlink()
     return path
+
+
+URW = Path("/usr/share/fonts/type1/urw-base35")
+
+
+def type1_pdf(path: Path, font: str = "C059-Roman", pages: int = 2) -> Path:
+    """Text set in an embedded Type 1 font program (URW's, from Ghostscript's
+    fonts-urw-base35 package), as TeX-made PDFs carry theirs: /FontFile with
+    its cleartext, eexec and trailer lengths."""
+    import pikepdf
+
+    program = (URW / f"{font}.t1").read_bytes()
+    eexec = program.index(b"eexec") + len(b"eexec")
+    while program[eexec : eexec + 1] in (b"\r", b"\n"):
+        eexec += 1
+    trailer = program.rindex(b"cleartomark")  # after 512 zeros, in lines
+    while program[trailer - 1 : trailer] in (b"0", b"\r", b"\n"):
+        trailer -= 1
+    widths = {}
+    for line in (URW / f"{font}.afm").read_text(errors="replace").splitlines():
+        if line.startswith("C ") and "WX" in line:
+            fields = dict(part.strip().split(" ", 1) for part in line.split(";") if part.strip())
+            widths[int(fields["C"])] = int(float(fields["WX"]))
+    pdf = pikepdf.new()
+    fontfile = pikepdf.Stream(pdf, program)
+    fontfile.Length1, fontfile.Length2, fontfile.Length3 = (
+        eexec,
+        trailer - eexec,
+        len(program) - trailer,
+    )
+    descriptor = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.FontDescriptor,
+            FontName=pikepdf.Name("/" + font),
+            Flags=34,
+            FontBBox=[-200, -300, 1200, 950],
+            ItalicAngle=0,
+            Ascent=730,
+            Descent=-270,
+            CapHeight=700,
+            StemV=80,
+            FontFile=fontfile,
+        )
+    )
+    font_dict = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font,
+            Subtype=pikepdf.Name.Type1,
+            BaseFont=pikepdf.Name("/" + font),
+            FirstChar=32,
+            LastChar=126,
+            Widths=[widths.get(c, 500) for c in range(32, 127)],
+            FontDescriptor=descriptor,
+            Encoding=pikepdf.Name.WinAnsiEncoding,
+        )
+    )
+    for n in range(1, pages + 1):
+        lines = [f"Type one text on page {n}, line {i}: quick brown fox." for i in range(20)]
+        body = "".join(
+            f"BT /F1 12 Tf 72 {720 - 18 * i} Td ({t}) Tj ET\n" for i, t in enumerate(lines)
+        )
+        page = pdf.add_blank_page(page_size=(595, 842))
+        page.obj.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font_dict))
+        page.obj.Contents = pdf.make_stream(body.encode())
+    pdf.save(path)
+    return path

@@ -1,0 +1,471 @@
+"""The font pass of compression: embedded Type 1 font programs rewritten as CFF.
+
+A Type 1 font embedded in a PDF (``/FontFile``: a cleartext part, an
+eexec-encrypted part and a trailer, ``/Length1`` ``/Length2`` ``/Length3``)
+holds the same outlines as a CFF font program (``/FontFile3`` with
+``/Subtype /Type1C``), which stores them about half as compactly: no
+encryption padding, Type 2 charstrings, binary dictionaries.
+
+For each embedded Type 1 font this module
+
+1. parses the program with fontTools' PostScript interpreter (t1Lib/psLib);
+2. draws every glyph (Type 1 charstrings, subroutines, flex, ``seac``
+   accents decomposed) into Type 2 charstrings with ``T2CharStringPen``;
+3. builds a bare CFF keeping the font name, glyph names (charset), the
+   font's built-in encoding, FontMatrix, FontBBox, widths and the blue
+   zones / standard stems of the Private dict;
+4. checks the result by reading the CFF back: same glyph set, same
+   encoding, same widths, same outlines (within 1/100 unit); only then
+   replaces the stream and renames ``/FontFile`` to ``/FontFile3``.
+
+Anything it is not sure about is skipped with a reason (multiple master,
+stroked fonts, ``sbw`` / vertical metrics, unusual ``lenIV``, an encoding
+that a CFF encoding cannot express, an outline that does not compare equal).
+
+Limits: hints (stems, hint replacement, dot sections, counter control) are
+dropped, so a rasteriser that hints Type 1 fonts may move a pixel; the
+charstrings are not subroutinized. The pass is therefore a gated candidate,
+not a lossless one. It relies on fontTools internals (psLib, the Type 1
+outline extractor), hence the pinned version.
+
+It runs in its own process, ``python -m pressroom.services.pdf_fonts SRC
+DEST`` (through the engine runner, with a time-out and a memory cap: a font
+program is PostScript code from an untrusted file), and prints its report as
+JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import sys
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+from fontTools.cffLib import (
+    CFFFontSet,
+    CharStrings,
+    GlobalSubrsIndex,
+    PrivateDict,
+    TopDict,
+    TopDictIndex,
+)
+from fontTools.encodings.StandardEncoding import StandardEncoding
+from fontTools.misc import eexec, psCharStrings, psLib
+from fontTools.pens.recordingPen import DecomposingRecordingPen, RecordingPen
+from fontTools.pens.t2CharStringPen import T2CharStringPen
+from fontTools.ttLib import TTFont, newTable
+from pikepdf import Name
+
+#: keep the CFF only when it is at most this fraction of the Type 1 stream
+MIN_GAIN = 0.95
+#: outline coordinates may differ by this much (font units) after conversion
+TOLERANCE = 0.01
+
+_EEXEC = re.compile(rb"currentfile\s+eexec\s*$")
+_HEX = re.compile(rb"^[0-9A-Fa-f\s]*$")
+
+#: Private dict entries carried over as they are (StdHW/StdVW: first element)
+_PRIVATE_ARRAYS = ("BlueValues", "OtherBlues", "FamilyBlues", "FamilyOtherBlues")
+_PRIVATE_NUMBERS = ("BlueScale", "BlueShift", "BlueFuzz", "LanguageGroup", "ExpansionFactor")
+
+
+class Unconvertible(Exception):
+    """This font is left as it is; the message says why."""
+
+
+@dataclass
+class FontReport:
+    fonts_seen: int = 0  # font programs (/FontFile streams), shared ones once
+    converted: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    skipped_fonts: list[dict[str, str]] = field(default_factory=list)
+    bytes_before: int = 0  # encoded stream sizes of the converted fonts
+    bytes_after: int = 0
+    glyphs: int = 0
+    seconds: float = 0.0
+    changed: bool = False
+
+    def skip(self, name: str, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        self.skipped_fonts.append({"font": name, "reason": reason})
+
+
+# -- reading the Type 1 program --------------------------------------------------------
+def _split(stream: pikepdf.Stream) -> bytes:
+    """Cleartext + binary eexec part of a /FontFile stream, ready for psLib."""
+    data = stream.read_bytes()
+    try:
+        length1 = int(stream.stream_dict["/Length1"])
+        length2 = int(stream.stream_dict["/Length2"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Unconvertible("no /Length1 /Length2") from exc
+    if data[:2] == b"\x80\x01":
+        raise Unconvertible("PFB segments in the stream")
+    if not (0 < length1 < len(data)) or length2 <= 0:
+        raise Unconvertible("bad /Length1 /Length2")
+    clear, secret = data[:length1], data[length1 : length1 + length2]
+    if not _EEXEC.search(clear):
+        # some producers count the newline after eexec in Length2, or none at all
+        found = re.search(rb"currentfile\s+eexec(\r\n|\r|\n)", data)
+        if not found:
+            raise Unconvertible("no eexec section")
+        clear, secret = data[: found.end()], data[found.end() : found.end() + length2]
+    if _HEX.match(secret[:4096]):  # ASCII-hex eexec (PFA style)
+        secret = eexec.deHexString(b"".join(secret.split()))
+    # psLib skips exactly one character after "eexec"
+    clear = clear.rstrip(b" \t\r\n") + b"\n"
+    return clear + secret
+
+
+def _parse(program: bytes) -> dict[str, Any]:
+    try:
+        font = psLib.suckfont(program)
+    except Exception as exc:  # the interpreter's own errors are of many kinds
+        raise Unconvertible(f"not parsed: {type(exc).__name__}") from exc
+    if font.get("FontType", 1) != 1:
+        raise Unconvertible("FontType is not 1")
+    if font.get("PaintType", 0) != 0:
+        raise Unconvertible("stroked font (PaintType 2)")
+    if "WeightVector" in font or "BlendDesignPositions" in font or "Blend" in font:
+        raise Unconvertible("multiple master font")
+    private = font.get("Private")
+    if not isinstance(private, dict) or "CharStrings" not in font:
+        raise Unconvertible("no Private dict or CharStrings")
+    len_iv = private.get("lenIV", 4)
+    if not isinstance(len_iv, int) or len_iv < 0:
+        raise Unconvertible(f"lenIV {len_iv}")
+    subrs = list(private.get("Subrs", []))
+    for i, raw in enumerate(subrs):
+        plain, _ = eexec.decrypt(raw, 4330)
+        subrs[i] = psCharStrings.T1CharString(plain[len_iv:], subrs=subrs)
+    glyphs: dict[str, psCharStrings.T1CharString] = {}
+    for name, raw in font["CharStrings"].items():
+        plain, _ = eexec.decrypt(raw, 4330)
+        glyphs[name] = psCharStrings.T1CharString(plain[len_iv:], subrs=subrs)
+    font["CharStrings"] = glyphs
+    return font
+
+
+def _uses(charstring: psCharStrings.T1CharString, op: str) -> bool:
+    charstring.decompile()
+    return op in charstring.program
+
+
+# -- building the CFF ------------------------------------------------------------------
+def _encoding(font: dict[str, Any], glyphs: dict[str, Any]) -> list[str] | str:
+    """The built-in encoding as a CFF can hold it: one code per glyph."""
+    encoding = font.get("Encoding")
+    if encoding is None or encoding == "StandardEncoding":
+        return "StandardEncoding"
+    if not isinstance(encoding, list) or len(encoding) != 256:
+        raise Unconvertible("unreadable /Encoding")
+    names = [n if isinstance(n, str) and n in glyphs else ".notdef" for n in encoding]
+    if names == list(StandardEncoding):
+        return "StandardEncoding"
+    used = [n for n in names if n != ".notdef"]
+    if len(used) != len(set(used)):
+        # a CFF encoding can give a glyph more codes only through supplements,
+        # which fontTools does not write
+        raise Unconvertible("encoding gives a glyph several codes")
+    return names
+
+
+def _private(font: dict[str, Any]) -> dict[str, Any]:
+    src = font["Private"]
+    out: dict[str, Any] = {}
+    for key in _PRIVATE_ARRAYS:
+        value = src.get(key)
+        if isinstance(value, list) and value and len(value) % 2 == 0:
+            out[key] = list(value)
+    for key in _PRIVATE_NUMBERS:
+        value = src.get(key)
+        if isinstance(value, (int, float)):
+            out[key] = value
+    for key in ("StdHW", "StdVW"):
+        value = src.get(key)
+        if isinstance(value, list) and value:
+            out[key] = value[0]
+    for key in ("StemSnapH", "StemSnapV"):
+        value = src.get(key)
+        if isinstance(value, list) and value:
+            out[key] = list(value)
+    if isinstance(src.get("ForceBold"), bool):
+        out["ForceBold"] = src["ForceBold"]
+    return out
+
+
+def _top(font: dict[str, Any]) -> dict[str, Any]:
+    info = font.get("FontInfo") or {}
+    out: dict[str, Any] = {}
+    for key in ("version", "Notice", "Copyright", "FullName", "FamilyName", "Weight"):
+        value = info.get(key)
+        if isinstance(value, str):
+            out[key] = value
+    for key in ("ItalicAngle", "UnderlinePosition", "UnderlineThickness"):
+        value = info.get(key)
+        if isinstance(value, (int, float)):
+            out[key] = value
+    if isinstance(info.get("isFixedPitch"), bool):
+        out["isFixedPitch"] = info["isFixedPitch"]
+    matrix = font.get("FontMatrix")
+    if not (isinstance(matrix, list) and len(matrix) == 6):
+        raise Unconvertible("no FontMatrix")
+    out["FontMatrix"] = [float(v) for v in matrix]
+    bbox = font.get("FontBBox")
+    if isinstance(bbox, list) and len(bbox) == 4:
+        out["FontBBox"] = list(bbox)
+    return out
+
+
+def _draw_t1(name: str, glyphs: dict[str, Any]) -> tuple[RecordingPen, float]:
+    """The outline of a Type 1 glyph, ``seac`` accents decomposed, and its width."""
+    pen = DecomposingRecordingPen(glyphs)
+    charstring = glyphs[name]
+    charstring.draw(pen)
+    return pen, charstring.width
+
+
+def _to_t2(font: dict[str, Any]) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+    glyphs: dict[str, Any] = font["CharStrings"]
+    if ".notdef" not in glyphs:
+        raise Unconvertible("no .notdef")
+    # encoded glyphs first, in code order: a CFF encoding (format 0 or 1)
+    # can give codes only to a run of glyphs from GID 1 on
+    encoding = _encoding(font, glyphs)
+    encoded = [] if isinstance(encoding, str) else [n for n in encoding if n != ".notdef"]
+    order = [".notdef", *encoded]
+    order += [n for n in glyphs if n not in set(order)]
+    charstrings: dict[str, Any] = {}
+    recorded: dict[str, Any] = {}
+    for name in order:
+        charstring = glyphs[name]
+        if _uses(charstring, "sbw"):
+            raise Unconvertible("sbw (vertical metrics)")
+        try:
+            outline, width = _draw_t1(name, glyphs)
+        except KeyError as exc:
+            raise Unconvertible("seac with a missing component") from exc
+        except Exception as exc:
+            raise Unconvertible(f"charstring not drawn: {type(exc).__name__}") from exc
+        pen = T2CharStringPen(width, None, roundTolerance=0)
+        outline.replay(pen)
+        charstring = pen.getCharString()
+        if width != round(width):  # the pen rounds the width; Type 2 can hold 16.16
+            charstring.program[0] = float(width)
+        charstrings[name] = charstring
+        recorded[name] = (outline.value, width)
+    return order, charstrings, recorded
+
+
+def _build_cff(font: dict[str, Any], order: list[str], charstrings: dict[str, Any]) -> bytes:
+    ot = TTFont(sfntVersion="OTTO")
+    ot.setGlyphOrder(order)
+    fontset = CFFFontSet()
+    fontset.major, fontset.minor = 1, 0
+    fontset.otFont = ot
+    name = font.get("FontName")
+    fontset.fontNames = [name if isinstance(name, str) else "Font"]
+    fontset.topDictIndex = TopDictIndex()
+    fontset.GlobalSubrs = GlobalSubrsIndex()
+    private = PrivateDict()
+    for key, value in _private(font).items():
+        setattr(private, key, value)
+    top = TopDict()
+    top.charset = order
+    top.Private = private
+    top.GlobalSubrs = fontset.GlobalSubrs
+    for key, value in _top(font).items():
+        setattr(top, key, value)
+    top.Encoding = _encoding(font, charstrings)
+    cs = CharStrings(None, top.charset, fontset.GlobalSubrs, private, None, None)
+    for glyph, charstring in charstrings.items():
+        charstring.private = private
+        charstring.globalSubrs = fontset.GlobalSubrs
+        cs[glyph] = charstring
+    top.CharStrings = cs
+    fontset.topDictIndex.append(top)
+    table = newTable("CFF ")
+    table.cff = fontset
+    ot["CFF "] = table
+    return bytes(table.compile(ot))
+
+
+# -- checking the CFF ------------------------------------------------------------------
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(a - b) <= TOLERANCE
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _normal(ops: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, tuple[Any, ...]]]:
+    """Contours as drawn, up to what Type 2 writing may change without changing
+    the shape: closing lines, empty moves and collinear line runs."""
+    out: list[tuple[str, tuple[Any, ...]]] = []
+    start: Any = None
+    for op, args in ops:
+        if op in ("closePath", "endPath"):
+            if out and out[-1][0] == "lineTo" and _close(out[-1][1][0], start):
+                out.pop()  # the line back to the start is implicit
+            if out and out[-1][0] != "moveTo":
+                out.append(("closePath", ()))
+            continue
+        if op == "curveTo" and out:
+            current = out[-1][1][-1] if out[-1][1] else start
+            if _close(args[0], current) and _close(args[1], args[2]):
+                op, args = "lineTo", (args[2],)  # a curve drawn as a line
+        if op == "moveTo":
+            if out and out[-1][0] == "moveTo":
+                out.pop()
+            start = args[0]
+        elif op == "lineTo" and len(out) >= 2 and out[-1][0] == "lineTo":
+            (x0, y0), (x1, y1), (x2, y2) = out[-2][1][-1], out[-1][1][0], args[0]
+            cross = (x1 - x0) * (y2 - y1) - (y1 - y0) * (x2 - x1)
+            dot = (x1 - x0) * (x2 - x1) + (y1 - y0) * (y2 - y1)
+            if abs(cross) <= TOLERANCE and dot >= 0:
+                out.pop()  # one line where there were two in a row
+        out.append((op, args))
+    if out and out[-1][0] == "moveTo":
+        out.pop()
+    return out
+
+
+def _read_encoding(data: bytes, offset: int, charset: list[str]) -> list[str] | str:
+    """The encoding of a CFF as written (fontTools' reader drops code 0)."""
+    if offset == 0:
+        return "StandardEncoding"
+    if offset == 1:
+        raise Unconvertible("check: ExpertEncoding")
+    fmt, count = data[offset], data[offset + 1]
+    if fmt & 0x80:
+        raise Unconvertible("check: encoding supplements")
+    names = [".notdef"] * 256
+    pos, gid = offset + 2, 1
+    if fmt == 0:
+        for code in data[pos : pos + count]:
+            names[code] = charset[gid]
+            gid += 1
+    elif fmt == 1:
+        for _ in range(count):
+            first, left = data[pos], data[pos + 1]
+            pos += 2
+            for code in range(first, first + left + 1):
+                names[code] = charset[gid]
+                gid += 1
+    else:
+        raise Unconvertible("check: bad encoding format")
+    return names
+
+
+def _check(data: bytes, font: dict[str, Any], order: list[str], recorded: dict[str, Any]) -> None:
+    cff = CFFFontSet()
+    ot = TTFont(sfntVersion="OTTO")
+    cff.decompile(io.BytesIO(data), ot)
+    top = cff[cff.fontNames[0]]
+    if list(top.charset) != order:
+        raise Unconvertible("check: charset differs")
+    want = _encoding(font, recorded)
+    got = _read_encoding(data, top.rawDict.get("Encoding", 0), order)
+    if want != got:
+        raise Unconvertible("check: encoding differs")
+    if not _close(list(top.FontMatrix), [float(v) for v in font["FontMatrix"]]):
+        raise Unconvertible("check: FontMatrix differs")
+    for name in order:
+        pen = RecordingPen()
+        charstring = top.CharStrings[name]
+        charstring.draw(pen)
+        value, width = recorded[name]
+        if not _close(charstring.width, width):
+            raise Unconvertible("check: width differs")
+        if not _close(_normal(pen.value), _normal(value)):
+            raise Unconvertible("check: outline differs")
+
+
+def convert_font(stream: pikepdf.Stream) -> tuple[bytes, int]:
+    """The CFF program for a /FontFile stream, and its glyph count."""
+    font = _parse(_split(stream))
+    order, charstrings, recorded = _to_t2(font)
+    data = _build_cff(font, order, charstrings)
+    _check(data, font, order, recorded)
+    return data, len(order)
+
+
+# -- the PDF ---------------------------------------------------------------------------
+def _descriptors(pdf: pikepdf.Pdf) -> dict[tuple[int, int], list[pikepdf.Dictionary]]:
+    """/FontFile streams by object id, with the font descriptors using each."""
+    found: dict[tuple[int, int], list[pikepdf.Dictionary]] = {}
+    for obj in pdf.objects:
+        if not isinstance(obj, pikepdf.Dictionary) or "/FontFile" not in obj:
+            continue
+        if obj.get("/Type") not in (None, Name.FontDescriptor):
+            continue
+        stream = obj.get("/FontFile")
+        if not isinstance(stream, pikepdf.Stream) or not stream.is_indirect:
+            continue
+        found.setdefault(stream.objgen, []).append(obj)
+    return found
+
+
+def _encoded_size(stream: pikepdf.Stream) -> int:
+    return len(stream.read_raw_bytes())
+
+
+def convert_type1_fonts(src: Path, dest: Path) -> dict[str, Any]:
+    """Rewrite every embedded Type 1 font of ``src`` that converts faithfully
+    as CFF; save to ``dest`` when anything changed. Returns the report."""
+    started = time.monotonic()
+    report = FontReport()
+    with pikepdf.open(src) as pdf:
+        for _objgen, users in _descriptors(pdf).items():
+            stream = users[0].FontFile
+            assert isinstance(stream, pikepdf.Stream)  # as _descriptors found it
+            report.fonts_seen += 1
+            name = str(users[0].get("/FontName", "?"))
+            before = _encoded_size(stream)
+            try:
+                data, glyphs = convert_font(stream)
+            except Unconvertible as exc:
+                report.skip(name, str(exc))
+                continue
+            new = pikepdf.Stream(pdf, zlib.compress(data, 9))
+            new.Filter = Name.FlateDecode
+            new.Subtype = Name.Type1C
+            after = _encoded_size(new)
+            if after > before * MIN_GAIN:
+                report.skip(name, "not smaller")
+                continue
+            ref = pdf.make_indirect(new)
+            for descriptor in users:
+                del descriptor["/FontFile"]
+                descriptor.FontFile3 = ref
+            report.converted += 1
+            report.glyphs += glyphs
+            report.bytes_before += before
+            report.bytes_after += after
+        report.changed = report.converted > 0
+        if report.changed:
+            pdf.save(dest)
+    report.seconds = round(time.monotonic() - started, 3)
+    return asdict(report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Rewrite embedded Type 1 fonts as CFF.")
+    parser.add_argument("src", type=Path)
+    parser.add_argument("dest", type=Path)
+    args = parser.parse_args(argv)
+    json.dump(convert_type1_fonts(args.src, args.dest), sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
