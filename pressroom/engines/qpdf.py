@@ -51,15 +51,31 @@ def optimize_lossless(
     """Rewrite ``src`` to ``dest`` losslessly: object streams, unfiltered
     streams compressed at level 9, unreferenced resources dropped.
 
-    Existing Flate streams are not recompressed: qpdf would drop their PNG
-    predictors, which makes images several times bigger, while recompressing
-    gains under 0.3 % on the public corpus."""
+    Recompressing existing Flate streams helps some files and hurts others
+    (qpdf drops PNG predictors, which can make an image several times
+    bigger), so both rewrites are made and the smaller is kept."""
+    plain = _lossless(src, dest, timeout=timeout, password=password)
+    recompressed = dest.with_name(dest.stem + ".recompressed.pdf")
+    try:
+        _lossless(src, recompressed, timeout=timeout, password=password, recompress=True)
+    except DamagedPDFError:
+        return
+    if recompressed.stat().st_size < plain:
+        recompressed.replace(dest)
+    else:
+        recompressed.unlink()
+
+
+def _lossless(
+    src: Path, dest: Path, *, timeout: float, password: str | None, recompress: bool = False
+) -> int:
     result = run(
         [
             "qpdf",
             *_password_args(password),
             "--object-streams=generate",
             "--compress-streams=y",
+            *(["--recompress-flate"] if recompress else []),
             "--compression-level=9",
             "--remove-unreferenced-resources=yes",
             "--decode-level=generalized",
@@ -72,6 +88,7 @@ def optimize_lossless(
     if result.returncode not in (EXIT_OK, EXIT_WARNINGS) or not dest.exists():
         dest.unlink(missing_ok=True)
         raise DamagedPDFError(detail=_last_line(result.stderr))
+    return dest.stat().st_size
 
 
 def rewrite(
