@@ -26,15 +26,17 @@ def _password_args(password: str | None) -> list[str]:
 
 
 def inspect(path: Path, *, timeout: float, password: str | None = None) -> PdfInfo:
-    """Pages of a PDF; raises EncryptedPDFError or DamagedPDFError."""
-    if not password:
-        probe = run(["qpdf", "--requires-password", path], timeout=timeout)
-        if probe.returncode == EXIT_OK:
-            raise EncryptedPDFError()
+    """Pages of a PDF; raises EncryptedPDFError or DamagedPDFError.
+
+    One qpdf run in the common case; only a file qpdf cannot open is probed
+    again, to tell "needs a password" from "damaged"."""
     result = run(["qpdf", *_password_args(password), "--show-npages", path], timeout=timeout)
     if result.returncode not in (EXIT_OK, EXIT_WARNINGS):
-        if password and "invalid password" in result.stderr:
-            raise EncryptedPDFError("The password given does not open this PDF.")
+        probe = run(["qpdf", "--requires-password", path], timeout=timeout)
+        if probe.returncode == EXIT_OK:  # encrypted, and no or a wrong password
+            raise EncryptedPDFError(
+                "The password given does not open this PDF." if password else None
+            )
         raise DamagedPDFError(detail=_last_line(result.stderr))
     try:
         pages = int(result.stdout.strip())
