@@ -174,11 +174,21 @@ class CompressionService:
 
     # -- the pipeline ------------------------------------------------------------------
     def compress(
-        self, src: Path, workdir: Path, options: CompressionOptions, progress: Progress
+        self,
+        src: Path,
+        workdir: Path,
+        options: CompressionOptions,
+        progress: Progress,
+        *,
+        pages: int | None = None,
     ) -> CompressionResult:
+        """Compress ``src`` into ``workdir``. ``pages``: the page count when the
+        file was already inspected (with ``options.password``) on upload, which
+        spares a second inspection."""
         original_size = src.stat().st_size
         progress.report(2, "inspecting", "Reading the document")
-        info = qpdf.inspect(src, timeout=self.timeout, password=options.password)
+        if pages is None:
+            pages = qpdf.inspect(src, timeout=self.timeout, password=options.password).pages
 
         work = src
         if options.password:
@@ -249,7 +259,7 @@ class CompressionService:
             output=output,
             original_size=original_size,
             compressed_size=output.stat().st_size,
-            pages=info.pages,
+            pages=pages,
             returned_original=returned_original,
             settings={
                 "image_resolution": dpi,

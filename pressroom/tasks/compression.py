@@ -34,7 +34,13 @@ def compress(ctx: TaskContext) -> TaskOutcome:
     """Compress one PDF (inputs: input_key, options.compressionLevel, options.imageQuality)."""
     options = CompressionOptions.from_request(ctx.input_data["options"])
     service = CompressionService(engine_timeout=ctx.engine_timeout)
-    result = service.compress(ctx.input_path(), ctx.scratch.dir or Path(), options, ctx.progress)
+    result = service.compress(
+        ctx.input_path(),
+        ctx.scratch.dir or Path(),
+        options,
+        ctx.progress,
+        pages=ctx.input_data.get("pages"),  # inspected on upload
+    )
     return TaskOutcome(
         result=result.as_dict(options),
         file=result.output,
@@ -126,7 +132,7 @@ def bulk_compress(ctx: TaskContext) -> TaskOutcome:
             try:
                 progress.report(0, "fetching", "Fetching the file")
                 src = ctx.runtime.files.fetch_input(entry["input_key"], workdir / "input.pdf")
-                result = service.compress(src, workdir, options, progress)
+                result = service.compress(src, workdir, options, progress, pages=entry.get("pages"))
                 member = names.add(_result_name(filename))
                 archive.write(result.output, member)
             except STOP_ERRORS:
