@@ -15,12 +15,22 @@ filesystem broker) with ``--embedded``, and measures, in one run:
 4. a 200 MB upload, sampling the API processes' RSS and the broker's memory;
 5. disk use of the storage folder before and after ``pressroom cleanup``.
 
+During the job phases it also counts, from /proc, the CPU each part of the
+system used per job (API, worker, the qpdf processes they start, PostgreSQL,
+Redis, this client, anything else), and the machine is first given up to
+``--wait-quiet`` seconds to fall idle: other work on the same cores would
+show up as lost throughput (a warning says when it did).
+
 Figures are printed as a table and written to bench/out/pipeline.json (one
 entry per mode, so the PostgreSQL + Redis and the embedded runs sit side by
-side). Only 127.0.0.1 is contacted. Every loop is bounded in count and time.
+side; ``--markdown`` prints them as one Markdown table), with the services'
+logs in bench/out/logs/. Only 127.0.0.1 is contacted. Every loop is bounded
+in count and time. Needs gs, qpdf, and for the default mode psql, PostgreSQL
+and Redis on 127.0.0.1; wrk is used when installed.
 
     .venv/bin/python bench/pipeline.py              # PostgreSQL + Redis
     .venv/bin/python bench/pipeline.py --embedded   # SQLite + filesystem broker
+    .venv/bin/python bench/pipeline.py --markdown   # the stored runs, side by side
 """
 
 from __future__ import annotations
@@ -342,13 +352,17 @@ class MemorySampler:
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime + cutime + cstime of ``pid`` (children it reaped, e.g. qpdf, included)."""
+def proc_cpu_seconds(pid: int, part: str = "all") -> float:
+    """CPU seconds of ``pid``: ``own`` (utime + stime), ``children`` (cutime +
+    cstime: the children it waited for, e.g. qpdf), or ``all``."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return 0.0
-    return sum(int(v) for v in fields[11:15]) / CLK_TCK
+    own = int(fields[11]) + int(fields[12])
+    children = int(fields[13]) + int(fields[14])
+    value = {"own": own, "children": children, "all": own + children}[part]
+    return value / CLK_TCK
 
 
 def pids_named(*names: str) -> list[int]:
@@ -361,19 +375,25 @@ def pids_named(*names: str) -> list[int]:
     return found
 
 
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the machine since boot, from /proc/stat."""
+def machine_cpu() -> dict[str, float]:
+    """CPU seconds of the machine since boot, from /proc/stat: busy, total,
+    and the parts no process is charged for (interrupts, steal)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     total = sum(values[:8])
     idle = values[3] + values[4]
-    return (total - idle) / CLK_TCK, total / CLK_TCK
+    return {
+        "busy": (total - idle) / CLK_TCK,
+        "total": total / CLK_TCK,
+        "irq": (values[5] + values[6]) / CLK_TCK,
+        "steal": values[7] / CLK_TCK,
+    }
 
 
 def machine_busy_pct(seconds: float = 2.0) -> float:
-    busy0, total0 = machine_cpu()
+    first = machine_cpu()
     time.sleep(seconds)
-    busy1, total1 = machine_cpu()
-    return 100 * (busy1 - busy0) / max(total1 - total0, 1e-9)
+    last = machine_cpu()
+    return 100 * (last["busy"] - first["busy"]) / max(last["total"] - first["total"], 1e-9)
 
 
 def wait_for_quiet(limit_pct: float, max_wait: float) -> dict[str, Any]:
@@ -401,35 +421,67 @@ class CpuMeter:
         self.roots = roots
         self.embedded = embedded
         self.first: dict[str, float] = {}
+        self.first_all: dict[int, tuple[str, float]] = {}
+
+    @staticmethod
+    def all_processes() -> dict[int, tuple[str, float]]:
+        found: dict[int, tuple[str, float]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError):
+                    comm = Path(f"/proc/{entry}/comm").read_text().strip()
+                    found[int(entry)] = (comm, proc_cpu_seconds(int(entry)))
+        return found
 
     def snapshot(self) -> dict[str, float]:
-        snap = {
-            group: sum(proc_cpu_seconds(pid) for pid in process_tree(root))
-            for group, root in self.roots.items()
-        }
+        snap: dict[str, float] = {}
+        for group, root in self.roots.items():
+            tree = process_tree(root)
+            snap[group] = sum(proc_cpu_seconds(pid, "own") for pid in tree)
+            snap[f"{group} subprocesses"] = sum(proc_cpu_seconds(pid, "children") for pid in tree)
         if not self.embedded:
             snap["postgres"] = sum(proc_cpu_seconds(pid) for pid in pids_named("postgres"))
             snap["redis"] = sum(proc_cpu_seconds(pid) for pid in pids_named("redis-server"))
         times = os.times()
         snap["bench client"] = times.user + times.system
-        snap["_busy"], snap["_total"] = machine_cpu()
+        snap.update({f"_{k}": v for k, v in machine_cpu().items()})
         return snap
 
     def start(self) -> None:
+        self.first_all = self.all_processes()
         self.first = self.snapshot()
 
     def stop(self, jobs: int) -> dict[str, Any]:
         last = self.snapshot()
+        ours = {pid for root in self.roots.values() for pid in process_tree(root)}
+        ours |= {os.getpid()}
+        if not self.embedded:
+            ours |= set(pids_named("postgres", "redis-server"))
+        busiest = sorted(
+            (
+                (cpu - self.first_all.get(pid, (comm, 0.0))[1], comm, pid)
+                for pid, (comm, cpu) in self.all_processes().items()
+                if pid not in ours
+            ),
+            reverse=True,
+        )[:3]
         delta = {k: last[k] - self.first.get(k, 0.0) for k in last}
+        delta = {k: v for k, v in delta.items() if v > 0 or not k.endswith("subprocesses")}
         wall_cpu = delta.pop("_total")
         busy = delta.pop("_busy")
-        delta["other"] = max(0.0, busy - sum(delta.values()))
+        irq, steal = delta.pop("_irq"), delta.pop("_steal")
+        delta["other processes"] = max(0.0, busy - irq - steal - sum(delta.values()))
+        delta["kernel irq"] = irq
+        delta["steal"] = steal
         cores = os.cpu_count() or 1
         return {
             "machine_busy_pct": round(100 * busy / wall_cpu, 1) if wall_cpu else None,
             "cpu_ms_per_job": {k: round(1000 * v / max(jobs, 1), 2) for k, v in delta.items()},
             "cpu_ms_per_job_total": round(1000 * busy / max(jobs, 1), 2),
             "cores": cores,
+            "busiest_other_processes": [
+                f"{comm} ({pid}): {1000 * cpu:.0f} ms" for cpu, comm, pid in busiest if cpu > 0
+            ],
         }
 
 
@@ -564,6 +616,39 @@ def prepare_backends(mode: Mode) -> None:
     run_checked([*PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], what="drop db")
     run_checked([*PG_ADMIN, f'CREATE DATABASE "{name}"'], what="create db")
     redis_command(f"SELECT {REDIS_DB}", "FLUSHDB")
+
+
+PG_STATS = (
+    "xact_commit",
+    "xact_rollback",
+    "tup_returned",
+    "tup_fetched",
+    "tup_inserted",
+    "tup_updated",
+    "tup_deleted",
+)
+
+
+def pg_stats(mode: Mode) -> dict[str, int]:
+    """Cumulative counters of the benchmark database (pg_stat_database)."""
+    if mode.embedded:
+        return {}
+    query = (
+        f"SELECT {', '.join(PG_STATS)} FROM pg_stat_database WHERE datname = '{mode.pg_database}'"
+    )
+    try:
+        row = run_checked([*PG_ADMIN, query], timeout=30, what="pg_stat_database").strip()
+        return dict(zip(PG_STATS, (int(v) for v in row.split("|")), strict=True))
+    except (BenchError, ValueError):  # no row yet, or an unexpected answer
+        return {}
+
+
+def pg_stats_per_job(before: dict[str, int], after: dict[str, int], jobs: int) -> dict[str, float]:
+    return {k: round((after[k] - before[k]) / max(jobs, 1), 2) for k in before if k in after}
+
+
+#: PostgreSQL backends publish their counters when idle for up to 10 s (PG 15)
+PG_STATS_SETTLE_S = 11.0
 
 
 def release_backends(mode: Mode) -> None:
@@ -826,7 +911,9 @@ def run_jobs(
                     records.append(record)
 
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=client, name=f"client-{i}") for i in range(concurrency)]
+    threads = [
+        threading.Thread(target=client, name=f"client-{i}", daemon=True) for i in range(concurrency)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -978,7 +1065,7 @@ def get_load_python(url: str, connections: int, seconds: float) -> dict[str, Any
                 bad[i] += 0 if ok else 1
 
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(connections)]
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(connections)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -1179,13 +1266,48 @@ def fmt(value: Any, unit: str = "") -> str:
     return f"{value}{unit}"
 
 
-def cpu_line(cpu: dict[str, Any] | None) -> str:
+CPU_NAMES = {
+    "api": "API (gunicorn processes)",
+    "api subprocesses": "API subprocesses (qpdf)",
+    "worker": "worker (Celery processes)",
+    "worker subprocesses": "worker subprocesses (qpdf)",
+    "beat": "beat",
+    "postgres": "PostgreSQL",
+    "redis": "Redis",
+    "bench client": "bench client",
+    "other processes": "other processes (not ours)",
+    "kernel irq": "kernel interrupts",
+    "steal": "steal (hypervisor)",
+}
+
+
+def cpu_rows(prefix: str, cpu: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """CPU per job, one row per part of the system."""
     if not cpu:
-        return "-"
-    parts = ", ".join(f"{k} {v:.1f}" for k, v in cpu["cpu_ms_per_job"].items())
-    return (
-        f"{cpu['cpu_ms_per_job_total']:.1f} ms ({parts}); machine {cpu['machine_busy_pct']} % busy"
-    )
+        return []
+    rows = [
+        (
+            f"{prefix}: CPU per job, all (machine busy)",
+            f"{cpu['cpu_ms_per_job_total']:.1f} ms ({cpu['machine_busy_pct']} %)",
+        )
+    ]
+    rows += [
+        (f"{prefix}:   CPU {CPU_NAMES.get(k, k)}", f"{v:.1f} ms")
+        for k, v in cpu["cpu_ms_per_job"].items()
+    ]
+    return rows
+
+
+def pg_line(stats: dict[str, float]) -> str:
+    names = {
+        "xact_commit": "commits (pool pings included)",
+        "xact_rollback": "rollbacks",
+        "tup_fetched": "rows read",
+        "tup_inserted": "inserted",
+        "tup_updated": "updated",
+        "tup_deleted": "deleted",
+    }
+    return ", ".join(f"{stats[k]:g} {label}" for k, label in names.items() if k in stats)
 
 
 def pair(fig: dict[str, Any], a: str, b: str, unit: str = " ms") -> str:
@@ -1250,7 +1372,10 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "1 client: queued (created->started) p50 / p95",
             pair(serial, "queued_ms_p50", "queued_ms_p95"),
         )
-        row("1 client: CPU per job", cpu_line(serial.get("cpu")))
+        for label, value in cpu_rows("1 client", serial.get("cpu")):
+            row(label, value)
+        if serial.get("postgres_per_job"):
+            row("1 client: PostgreSQL per job", pg_line(serial["postgres_per_job"]))
 
     load = fig.get("load")
     if load:
@@ -1289,7 +1414,10 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             REFERENCE["stall"],
         )
         row(f"{c}: polls per job", fmt(load["polls_per_job"]))
-        row(f"{c}: CPU per job", cpu_line(load.get("cpu")))
+        for label, value in cpu_rows(c, load.get("cpu")):
+            row(label, value)
+        if load.get("postgres_per_job"):
+            row(f"{c}: PostgreSQL per job", pg_line(load["postgres_per_job"]))
 
     get = fig.get("get")
     if get:
@@ -1325,8 +1453,8 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             REFERENCE["upload_api"],
         )
         row(
-            f"upload: broker peak increase ({big['broker']})",
-            fmt(big["broker_peak_increase_mb"], " MiB"),
+            "upload: broker peak increase",
+            f"{fmt(big['broker_peak_increase_mb'], ' MiB')} ({big['broker']})",
             AIMS["upload_broker"],
             REFERENCE["upload_broker"],
         )
@@ -1371,15 +1499,40 @@ def print_table(fig: dict[str, Any]) -> None:
     print(line)
     for phase in ("serial", "load"):
         cpu = (fig.get(phase) or {}).get("cpu")
-        if cpu and cpu["cpu_ms_per_job"].get("other", 0) > 0.1 * cpu["cpu_ms_per_job_total"]:
+        other = cpu["cpu_ms_per_job"].get("other processes", 0) if cpu else 0
+        if cpu and other > 0.1 * cpu["cpu_ms_per_job_total"]:
             print(
                 f"WARNING: in the {phase} phase other processes used "
-                f"{cpu['cpu_ms_per_job']['other']:.0f} of {cpu['cpu_ms_per_job_total']:.0f} "
+                f"{other:.0f} of {cpu['cpu_ms_per_job_total']:.0f} "
                 "CPU ms per job: the machine was not quiet."
             )
     failures = (fig.get("load") or {}).get("failures") or (fig.get("serial") or {}).get("failures")
     if failures:
         print(f"FAILED JOBS: {failures}")
+
+
+def markdown(out: Path) -> str:
+    """The runs stored in ``out`` side by side, as a Markdown table."""
+    runs = [r for r in json.loads(out.read_text())["runs"].values() if "engine" in r]
+    labels: list[str] = []
+    values: dict[str, dict[int, str]] = {}
+    notes: dict[str, tuple[str, str]] = {}
+    for n, run in enumerate(runs):
+        for label, value, aim, ref in table_rows(run):
+            if label not in values:
+                labels.append(label)
+                values[label] = {}
+            values[label][n] = value
+            if aim or ref:
+                notes[label] = (aim, ref)
+    head = ["figure", *(r["mode"] for r in runs), "aim (issue 2)", "PDF Smaller (issue 2)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label in labels:
+        cells = [values[label].get(n, "-") for n in range(len(runs))]
+        aim, ref = notes.get(label, ("", ""))
+        text = label.replace("|", "\\|").strip()
+        lines.append("| " + " | ".join([text, *cells, aim, ref]) + " |")
+    return "\n".join(lines)
 
 
 def write_json(fig: dict[str, Any], out: Path) -> None:
@@ -1418,7 +1571,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--job-timeout", type=float, default=120, help="give up on a job after")
     p.add_argument("--get-seconds", type=float, default=5, help="GET load duration")
     p.add_argument("--get-connections", type=int, default=8, help="GET load connections")
-    p.add_argument("--get-client", choices=["auto", "wrk", "python"], default="auto")
+    p.add_argument(
+        "--get-client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="GET load generator (auto: wrk when installed)",
+    )
     p.add_argument("--upload-mb", type=int, default=200, help="size of the large upload (0: skip)")
     p.add_argument(
         "--wait-quiet",
@@ -1428,10 +1586,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--quiet-pct", type=float, default=15, help="idle means busy below this %%")
     p.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
-    p.add_argument("--pg-database", default="pressroom_bench")
+    p.add_argument(
+        "--pg-database", default="pressroom_bench", help="database created and dropped by the run"
+    )
     p.add_argument("--log-level", default=None, help="PRESSROOM_LOG_LEVEL of the services")
     p.add_argument("--keep-data", action="store_true", help="keep the temporary data folder")
-    p.add_argument("--out", type=Path, default=OUT_DIR / "pipeline.json")
+    p.add_argument("--out", type=Path, default=OUT_DIR / "pipeline.json", help="JSON figures")
+    p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the runs stored in --out as a Markdown table, and exit",
+    )
     args = p.parse_args(argv)
     for name in ("jobs", "concurrency", "serial_jobs", "engine_runs", "get_connections"):
         if not 0 < getattr(args, name) <= 100_000:
@@ -1441,6 +1606,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.markdown:
+        print(markdown(args.out))
+        return 0
     if not PRESSROOM.exists():
         raise SystemExit(f"{PRESSROOM} not found: run `make setup` first")
     for tool in ("gs", "qpdf"):
@@ -1489,6 +1657,15 @@ def main(argv: list[str] | None = None) -> int:
             "qpdf": tool_version(["qpdf", "--version"]),
             "ghostscript": tool_version(["gs", "--version"]),
             "commit": tool_version(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]),
+            "pressroom_uncommitted_changes": bool(
+                subprocess.run(
+                    ["git", "-C", str(REPO), "status", "--porcelain", "--", "pressroom"],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                    check=False,
+                ).stdout.strip()
+            ),
         },
     }
     status = 1
@@ -1528,6 +1705,9 @@ def main(argv: list[str] | None = None) -> int:
         meter = CpuMeter(roots, mode.embedded)
 
         log(f"one client: {args.serial_jobs} jobs")
+        if not mode.embedded:  # let the warm-up's counters reach pg_stat_database
+            time.sleep(PG_STATS_SETTLE_S)
+        stats = pg_stats(mode)
         meter.start()
         recs, wall = run_jobs(
             base,
@@ -1540,6 +1720,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         fig["serial"] = summarize_jobs(recs, wall, fig["engine"], 1)
         fig["serial"]["cpu"] = meter.stop(len(recs))
+        if stats:
+            time.sleep(PG_STATS_SETTLE_S)
+            later = pg_stats(mode)
+            fig["serial"]["postgres_per_job"] = pg_stats_per_job(stats, later, len(recs))
+            stats = later
 
         log(f"{args.concurrency} clients: {args.jobs} jobs")
         meter.start()
@@ -1554,6 +1739,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         fig["load"] = summarize_jobs(recs, wall, fig["engine"], args.concurrency)
         fig["load"]["cpu"] = meter.stop(len(recs))
+        if stats:
+            time.sleep(PG_STATS_SETTLE_S)
+            fig["load"]["postgres_per_job"] = pg_stats_per_job(stats, pg_stats(mode), len(recs))
         log(f"  {fig['load']['jobs_per_s']} jobs/s, {fig['load']['completed']} completed")
         services.check_alive()
 
@@ -1587,6 +1775,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"benchmark failed: {exc}")
         fig["error"] = str(exc)
     finally:
+        # a second Ctrl-C or SIGTERM must not cut the clean-up short (it is bounded)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         log("stopping the service")
         services.stop()
         release_backends(mode)
@@ -1596,6 +1787,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     if "engine" in fig:
         print_table(fig)
+    if status != 0:  # keep a complete run of this mode; file the partial one apart
+        fig["mode"] += " (incomplete)"
     write_json(fig, args.out)
     log(f"figures written to {args.out}; service logs in {log_dir}")
     return status
