@@ -186,8 +186,8 @@ class CompressionService:
         file was already inspected (with ``options.password``) on upload, which
         spares a second inspection."""
         original_size = src.stat().st_size
-        progress.report(2, "inspecting", "Reading the document")
         if pages is None:
+            progress.report(2, "inspecting", "Reading the document")
             pages = qpdf.inspect(src, timeout=self.timeout, password=options.password).pages
 
         work = src
@@ -222,7 +222,8 @@ class CompressionService:
             if candidate is not None:
                 candidates.append(candidate)
 
-        progress.report(75, "quality_check", "Comparing the pages with the original")
+        if not all(c.lossless for c in candidates):
+            progress.report(75, "quality_check", "Comparing the pages with the original")
         best = self._choose(work, candidates, preset.min_ssim)
         rejected = images.report.rejected if images is not None else None
         if quality is not None and rejected is not None and rejected.startswith("SSIM"):
@@ -243,9 +244,9 @@ class CompressionService:
         if options.target_size_bytes:
             best, target = self._meet_target(work, workdir, best, candidates, options, progress)
 
-        progress.report(92, "finishing", "Writing the result")
         final = best.path
         if options.linearize:
+            progress.report(92, "finishing", "Linearizing for fast web view")
             final = workdir / "linearized.pdf"
             qpdf.rewrite(best.path, final, timeout=self.timeout, linearize=True)
         output = workdir / "compressed.pdf"
