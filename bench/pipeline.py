@@ -990,11 +990,6 @@ def summarize_jobs(
     }
     if engine:
         out["pct_of_engine_max"] = round(100 * jobs_per_s / engine["max_jobs_per_s"], 1)
-        # passes[].seconds leaves out the worker's qpdf inspect (engine work too)
-        if out["overhead_ms_p50"] is not None:
-            out["overhead_ms_p50_excl_inspect"] = round(
-                out["overhead_ms_p50"] - engine["inspect_ms_p50"], 2
-            )
     return out
 
 
@@ -1363,10 +1358,6 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             pair(serial, "overhead_ms_p50", "overhead_ms_p95"),
             AIMS["overhead"],
             REFERENCE["overhead"],
-        )
-        row(
-            "1 client: overhead minus the worker's qpdf inspect, p50",
-            fmt(serial.get("overhead_ms_p50_excl_inspect"), " ms"),
         )
         row(
             "1 client: queued (created->started) p50 / p95",
