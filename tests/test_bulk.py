@@ -363,10 +363,10 @@ class FailsOnFile2(CompressionService):
 
     error: Exception = DamagedPDFError("qpdf gave up on this one")
 
-    def compress(self, src: Path, workdir: Path, options: Any, progress: Any) -> Any:
+    def compress(self, src: Path, workdir: Path, options: Any, progress: Any, **known: Any) -> Any:
         if workdir.name == "file-2":
             raise self.error
-        return super().compress(src, workdir, options, progress)
+        return super().compress(src, workdir, options, progress, **known)
 
 
 def run_bulk(rt: Runtime, tmp_path: Path, sources: list[Path], progress: Recorder) -> Any:
