@@ -26,7 +26,16 @@ class FormModel(BaseModel):
     )
 
 
-class CompressForm(FormModel):
+class PasswordForm(BaseModel):
+    """The password of an encrypted upload, for every form that takes a PDF."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    password: str | None = Field(
+        None, max_length=256, description="Password that opens an encrypted PDF."
+    )
+
+
+class CompressForm(FormModel, PasswordForm):
     """Fields of POST /api/compress (and of each file of a bulk job)."""
 
     compressionLevel: Literal["lossless", "low", "medium", "high", "maximum"] = Field(
@@ -53,18 +62,10 @@ class CompressForm(FormModel):
         le=10000,
         description="Search the settings until the file is at most this size (MiB).",
     )
-    password: str | None = Field(
-        None, max_length=256, description="Password that opens an encrypted PDF."
-    )
 
 
-class PreviewForm(BaseModel):
+class PreviewForm(PasswordForm):
     """Fields of POST /api/compress/preview (besides the file)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    password: str | None = Field(
-        None, max_length=256, description="Password that opens an encrypted PDF."
-    )
 
 
 class JobListQuery(BaseModel):

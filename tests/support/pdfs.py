@@ -7,12 +7,7 @@ import subprocess
 from pathlib import Path
 
 
-def text_pdf(path: Path, pages: int = 3, words: str = "Pressroom test page") -> Path:
-    """A text PDF with ``words`` and the page number on each page."""
-    body = " ".join(
-        f"72 700 moveto ({words} {n}) show 72 680 moveto (Line two of page {n}) show showpage"
-        for n in range(1, pages + 1)
-    )
+def _ghostscript(device: str, output: Path, postscript: str, *options: str) -> None:
     subprocess.run(
         [
             "gs",
@@ -20,14 +15,24 @@ def text_pdf(path: Path, pages: int = 3, words: str = "Pressroom test page") -> 
             "-dSAFER",
             "-dBATCH",
             "-dNOPAUSE",
-            "-sDEVICE=pdfwrite",
-            f"-sOutputFile={path}",
+            f"-sDEVICE={device}",
+            *options,
+            f"-sOutputFile={output}",
             "-c",
-            f"/Helvetica findfont 14 scalefont setfont {body}",
+            postscript,
         ],
         check=True,
         timeout=60,
     )
+
+
+def text_pdf(path: Path, pages: int = 3, words: str = "Pressroom test page") -> Path:
+    """A text PDF with ``words`` and the page number on each page."""
+    body = " ".join(
+        f"72 700 moveto ({words} {n}) show 72 680 moveto (Line two of page {n}) show showpage"
+        for n in range(1, pages + 1)
+    )
+    _ghostscript("pdfwrite", path, f"/Helvetica findfont 14 scalefont setfont {body}")
     return path
 
 
@@ -107,24 +112,14 @@ def scanned_pdf(path: Path, words: str = "Scanned page of Pressroom", dpi: int =
     from PIL import Image
 
     png = path.with_suffix(".png")
-    subprocess.run(
-        [
-            "gs",
-            "-q",
-            "-dSAFER",
-            "-dBATCH",
-            "-dNOPAUSE",
-            "-sDEVICE=pnggray",
-            f"-r{dpi}",
-            "-g" + f"{int(8.27 * dpi)}x{int(11.69 * dpi)}",
-            f"-sOutputFile={png}",
-            "-c",
-            "/Times-Roman findfont 14 scalefont setfont "
-            + " ".join(f"72 {760 - 20 * i} moveto ({words} line {i}) show" for i in range(30))
-            + " showpage",
-        ],
-        check=True,
-        timeout=60,
+    _ghostscript(
+        "pnggray",
+        png,
+        "/Times-Roman findfont 14 scalefont setfont "
+        + " ".join(f"72 {760 - 20 * i} moveto ({words} line {i}) show" for i in range(30))
+        + " showpage",
+        f"-r{dpi}",
+        f"-g{int(8.27 * dpi)}x{int(11.69 * dpi)}",
     )
     pixels = np.asarray(Image.open(png).convert("L"), dtype=np.int16)
     noisy = np.clip(pixels + np.random.default_rng(3).normal(0, 8, pixels.shape), 0, 255)
