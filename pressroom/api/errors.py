@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from pressroom.errors import (
@@ -90,8 +91,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        from sqlalchemy.exc import OperationalError
-
         if isinstance(exc, OperationalError):
             log.error("request %s: database unavailable: %s", request_id(), exc.__class__.__name__)
             return error_response(ServiceUnavailableError("The database is unavailable."))

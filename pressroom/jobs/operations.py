@@ -29,6 +29,7 @@ from pressroom.errors import (
     JobConflictError,
     JobNotFoundError,
     StaleAttemptError,
+    WorkerLostError,
 )
 from pressroom.jobs.states import QUEUE_OF, TERMINAL_STATUSES, JobStatus, TaskType, can_transition
 
@@ -55,7 +56,7 @@ def _is_retryable_db_error(exc: BaseException) -> bool:
 
 def _worker_lost(attempts: int) -> tuple[str, str]:
     return (
-        "WORKER_LOST",
+        WorkerLostError.code,
         f"The job was started {attempts} times and its worker stopped each time; "
         "it was abandoned. The file may be too large or malformed for this server.",
     )
@@ -308,10 +309,6 @@ class JobOperations:
 
         self.execute_job_operation(job_id, write)
 
-    def check_owner(self, job_id: str, fence: tuple[str, int]) -> None:
-        """Raise like ``record_progress`` would, without writing."""
-        self.execute_job_operation(job_id, lambda job: self._check_owner(job, fence))
-
     @staticmethod
     def _check_owner(job: Job, fence: tuple[str, int]) -> None:
         if job.status == JobStatus.CANCELLED.value:
@@ -378,12 +375,6 @@ class JobOperations:
             return True
 
         return self.execute_job_operation(job_id, mutate)
-
-    def set_task_id(self, job_id: str, task_id: str) -> None:
-        def mutate(job: Job) -> None:
-            job.celery_task_id = task_id
-
-        self.execute_job_operation(job_id, mutate)
 
     def mark_files_deleted(self, job_id: str) -> None:
         def mutate(job: Job) -> None:

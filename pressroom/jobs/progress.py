@@ -55,10 +55,6 @@ class ProgressReporter:
         self._last_write, self._last_stage = now, stage
         self._last_percentage, self._last_message = pct, message
 
-    def check_cancelled(self) -> None:
-        """Raise if the job was cancelled or superseded, without writing."""
-        self._ops.check_owner(self._job_id, self._fence)
-
 
 class ProgressSlice:
     """One part of a job's progress: a step's own 0-100 mapped into

@@ -63,7 +63,7 @@ def _image_ratios(
                     Image.Resampling.LANCZOS,
                 )
             encoded = len(encode_jpeg(scaled, preset.quality)) / share
-            after[level] += min(size * MIN_GAIN, encoded) if encoded < size * MIN_GAIN else size
+            after[level] += encoded if encoded < size * MIN_GAIN else size  # as the pass decides
     return {
         level: (value / sampled_bytes if sampled_bytes else 1.0) for level, value in after.items()
     }

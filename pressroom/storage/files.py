@@ -18,7 +18,7 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -62,7 +62,6 @@ class StagedUpload:
     mime: str
     display_name: str
     pages: int | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
