@@ -168,6 +168,55 @@ class _Candidate:
         return self.path.stat().st_size
 
 
+class _Gate:
+    """The quality gate for one document: its text is extracted once, however
+    many candidates are judged against it."""
+
+    def __init__(self, original: Path, min_ssim: float, timeout: float) -> None:
+        self.original = original
+        self.min_ssim = min_ssim
+        self.timeout = timeout
+        self._text: str | None = None
+
+    def choose(self, candidates: list[_Candidate]) -> _Candidate:
+        """The smallest candidate that passes (the first one always does)."""
+        best = candidates[0]
+        for candidate in sorted(candidates[1:], key=lambda c: c.size):
+            if candidate.size >= best.size:
+                candidate.report.rejected = "not smaller"
+                continue
+            if candidate.lossless or self.passes(candidate):  # lossless: nothing to check
+                best = candidate
+                break
+        return best
+
+    def passes(self, candidate: _Candidate) -> bool:
+        report = candidate.report
+        if self._text is None:
+            self._text = poppler.extract_text(self.original, timeout=self.timeout)
+        text = poppler.extract_text(candidate.path, timeout=self.timeout)
+        report.text_unchanged = poppler.same_text(self._text, text)
+        if not report.text_unchanged:
+            report.rejected = "text changed"
+            return False
+        comparison = run_module(
+            "pressroom.services.visual",
+            [self.original, candidate.path, "--dpi", str(GATE_DPI), "--max-pages", str(GATE_PAGES)],
+            timeout=self.timeout,
+        )
+        report.ssim_worst = round(float(comparison["worst"]), 4)
+        if comparison["pages_a"] != comparison["pages_b"]:
+            report.rejected = "page count changed"
+            return False
+        if not comparison["features_kept"]:
+            report.rejected = "links, bookmarks or form fields lost"
+            return False
+        if report.ssim_worst < self.min_ssim:
+            report.rejected = f"SSIM {report.ssim_worst} below {self.min_ssim}"
+            return False
+        return True
+
+
 class CompressionService:
     def __init__(self, *, engine_timeout: float) -> None:
         self.timeout = engine_timeout
@@ -224,7 +273,8 @@ class CompressionService:
 
         if not all(c.lossless for c in candidates):
             progress.report(75, "quality_check", "Comparing the pages with the original")
-        best = self._choose(work, candidates, preset.min_ssim)
+        gate = _Gate(work, preset.min_ssim, self.timeout)
+        best = gate.choose(candidates)
         rejected = images.report.rejected if images is not None else None
         if quality is not None and rejected is not None and rejected.startswith("SSIM"):
             # the level's settings went too far for this document: a gentler try
@@ -239,7 +289,7 @@ class CompressionService:
             )
             if gentle is not None:
                 candidates.append(gentle)
-                best = self._choose(work, [best, gentle], preset.min_ssim)
+                best = gate.choose([best, gentle])
         target: dict[str, Any] | None = None
         if options.target_size_bytes:
             best, target = self._meet_target(work, workdir, best, candidates, options, progress)
@@ -364,49 +414,6 @@ class CompressionService:
         return candidate
 
     # -- choosing ------------------------------------------------------------------------
-    def _choose(self, original: Path, candidates: list[_Candidate], min_ssim: float) -> _Candidate:
-        """The smallest candidate that passes the gate (structure always does)."""
-        original_text: str | None = None
-        best = candidates[0]
-        for candidate in sorted(candidates[1:], key=lambda c: c.size):
-            if candidate.size >= best.size:
-                candidate.report.rejected = "not smaller"
-                continue
-            if candidate.lossless:  # same pixels, same text: nothing to check
-                best = candidate
-                break
-            if original_text is None:
-                original_text = poppler.extract_text(original, timeout=self.timeout)
-            if self._passes(original, original_text, candidate, min_ssim):
-                best = candidate
-                break
-        return best
-
-    def _passes(
-        self, original: Path, original_text: str, candidate: _Candidate, min_ssim: float
-    ) -> bool:
-        report = candidate.report
-        text = poppler.extract_text(candidate.path, timeout=self.timeout)
-        report.text_unchanged = poppler.same_text(original_text, text)
-        if not report.text_unchanged:
-            report.rejected = "text changed"
-            return False
-        comparison = run_module(
-            "pressroom.services.visual",
-            [original, candidate.path, "--dpi", str(GATE_DPI), "--max-pages", str(GATE_PAGES)],
-            timeout=self.timeout,
-        )
-        report.ssim_worst = round(float(comparison["worst"]), 4)
-        if comparison["pages_a"] != comparison["pages_b"]:
-            report.rejected = "page count changed"
-            return False
-        if not comparison["features_kept"]:
-            report.rejected = "links, bookmarks or form fields lost"
-            return False
-        if report.ssim_worst < min_ssim:
-            report.rejected = f"SSIM {report.ssim_worst} below {min_ssim}"
-            return False
-        return True
 
     def _meet_target(
         self,
