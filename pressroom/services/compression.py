@@ -409,6 +409,7 @@ class CompressionService:
         except PressroomError as exc:
             if exc.retryable:
                 raise
+            log.warning("ghostscript candidate failed: %s %s", exc.code, exc.details)
             return None  # Ghostscript is one candidate among others
         candidate.report.seconds = round(time.monotonic() - started, 3)
         return candidate
