@@ -8,15 +8,123 @@ from pathlib import Path
 from flask import Blueprint, Response, jsonify, request
 
 from pressroom.api.schemas import CompressForm, PreviewForm, parse
+from pressroom.api.spec import Operation, component, declare, success_envelope
 from pressroom.api.submission import allow_bulk_body, runtime, submit_upload
 from pressroom.engines.isolated import run_module
 from pressroom.errors import MissingFileError
 from pressroom.jobs.states import TaskType
+from pressroom.services.compression import PRESETS
 
 #: a preview answers in about a second; past this the file is not worth waiting for
 PREVIEW_TIMEOUT = 30
 
 bp = Blueprint("compress", __name__, url_prefix="/api")
+
+_ERROR = {
+    "type": ["object", "null"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+}
+_LEVEL_ESTIMATE = {
+    "type": "object",
+    "properties": {
+        "estimated_size": {"type": "integer"},
+        "estimated_ratio": {"type": "number", "description": "Percent saved."},
+    },
+}
+
+declare(
+    Operation(
+        name="compress",
+        path="/api/compress",
+        summary="Compress a PDF (queued as a job)",
+        form=CompressForm,
+        task_type=TaskType.COMPRESS,
+        capabilities=lambda: {"levels": list(PRESETS)},
+    )
+)
+declare(
+    Operation(
+        name="compress_bulk",
+        path="/api/compress/bulk",
+        aliases=("/api/bulk",),
+        summary="Compress many PDFs into one zip (queued as one job)",
+        description=(
+            "The option fields apply to every file. A file that is not a usable PDF "
+            "(empty, not a PDF, too large, damaged, encrypted without its password) "
+            "does not reject the request: it is listed in data.files with its error, "
+            "and in the job's result. Limits: PRESSROOM_BULK_MAX_FILES files and "
+            "PRESSROOM_BULK_MAX_TOTAL_MB together. The result is one zip "
+            "(compressed_files.zip) with result.files (per file: filename, status "
+            "completed|failed, sizes, compression_ratio, error) and result.totals. "
+            "A job in which every file fails ends failed with BULK_ALL_FAILED."
+        ),
+        form=CompressForm,
+        body="files",
+        task_type=TaskType.BULK_COMPRESS,
+        response=component(
+            "BulkJobEnvelope",
+            success_envelope(
+                {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Job"},
+                        {
+                            "type": "object",
+                            "properties": {
+                                "files": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "filename": {"type": "string"},
+                                            "status": {"enum": ["queued", "rejected"]},
+                                            "error": _ERROR,
+                                        },
+                                    },
+                                }
+                            },
+                        },
+                    ]
+                }
+            ),
+        ),
+        errors={
+            "400": "Missing or invalid field, too many files (TOO_MANY_FILES), or every file empty",
+            "413": "The files together are too large (or each one is)",
+            "415": "No file is a PDF",
+            "422": "Every PDF is damaged or encrypted",
+        },
+    )
+)
+declare(
+    Operation(
+        name="compress_preview",
+        path="/api/compress/preview",
+        summary="Estimated size of a PDF at each compression level (no job)",
+        form=PreviewForm,
+        response=component(
+            "PreviewEnvelope",
+            success_envelope(
+                {
+                    "type": "object",
+                    "properties": {
+                        "filename": {"type": "string"},
+                        "original_size": {"type": "integer"},
+                        "pages": {"type": "integer"},
+                        "images": {"type": "integer"},
+                        "image_bytes": {"type": "integer"},
+                        "sampled_images": {"type": "integer"},
+                        "levels": {
+                            "type": "object",
+                            "properties": {name: _LEVEL_ESTIMATE for name in PRESETS},
+                        },
+                        "recommended_level": {"type": "string", "enum": list(PRESETS)},
+                        "advice": {"type": "string"},
+                    },
+                }
+            ),
+        ),
+    )
+)
 
 
 @bp.post("/compress")

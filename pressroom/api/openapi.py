@@ -1,6 +1,7 @@
-"""The OpenAPI 3.1 document, built from the request schemas that validate
-requests (pressroom.api.schemas) and the error codes (pressroom.errors), and
-a Swagger UI page to try it."""
+"""The OpenAPI 3.1 document, built from the declared operations
+(pressroom.api.spec: their forms are the code that validates requests), the
+job endpoints and the error codes (pressroom.errors); and a Swagger UI page
+to try it."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from pressroom.api.schemas import CompressForm, JobListQuery, PreviewForm
+from pressroom.api.schemas import JobListQuery
+from pressroom.api.spec import COMPONENTS, OPERATIONS, Operation, success_envelope
 from pressroom.errors import ERROR_CLASSES
 from pressroom.jobs.states import JobStatus, TaskType
-from pressroom.services.compression import PRESETS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
+ACCEPTED_HEADERS = {"Location": {"schema": {"type": "string"}, "description": "The job's URL."}}
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -33,27 +35,6 @@ def _ok(schema_ref: str, description: str = "OK") -> dict[str, Any]:
     }
 
 
-def _multipart(form: type[Any], *, many: bool = False) -> dict[str, Any]:
-    schema = form.model_json_schema()
-    binary = {"type": "string", "format": "binary"}
-    if many:
-        files = {
-            "files": {
-                "type": "array",
-                "items": binary,
-                "description": "The PDFs (the field repeated; 'file' repeated is accepted too).",
-            }
-        }
-    else:
-        files = {"file": {**binary, "description": "The PDF."}}
-    schema["properties"] = {**files, **schema.get("properties", {})}
-    schema["required"] = [*files, *schema.get("required", [])]
-    schema.pop("title", None)
-    encoding = {"files": {"contentType": "application/pdf"}} if many else {}
-    content = {"schema": schema, **({"encoding": encoding} if encoding else {})}
-    return {"required": True, "content": {"multipart/form-data": content}}
-
-
 def _query(model: type[Any]) -> list[dict[str, Any]]:
     schema = model.model_json_schema()
     defs = schema.get("$defs", {})
@@ -66,38 +47,63 @@ def _query(model: type[Any]) -> list[dict[str, Any]]:
     return params
 
 
-def preview_envelope() -> dict[str, Any]:
-    level = {
-        "type": "object",
-        "properties": {
-            "estimated_size": {"type": "integer"},
-            "estimated_ratio": {"type": "number", "description": "Percent saved."},
-        },
+def _request_body(op: Operation) -> dict[str, Any]:
+    schema = op.fields_schema()
+    if op.body == "json":
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+    binary = {"type": "string", "format": "binary"}
+    kinds = ", ".join(op.accepts)
+    if op.body == "files":
+        files: dict[str, Any] = {
+            "files": {
+                "type": "array",
+                "items": binary,
+                "description": f"The files ({kinds}); the field repeated ('file' works too).",
+            }
+        }
+    else:
+        files = {"file": {**binary, "description": f"The file ({kinds})."}}
+    schema["properties"] = {**files, **schema.get("properties", {})}
+    schema["required"] = [*files, *schema.get("required", [])]
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+
+
+def _operation_path(op: Operation, operation_id: str) -> dict[str, Any]:
+    if op.queued:
+        success: dict[str, Any] = {
+            "202": {
+                **_ok(op.response, "Accepted (a repeated job_id, same input: the same job)"),
+                "headers": ACCEPTED_HEADERS,
+            }
+        }
+    else:
+        success = {"200": _ok(op.response)}
+    errors = {status: _error(text) for status, text in sorted(op.error_answers().items())}
+    post: dict[str, Any] = {
+        "summary": op.summary,
+        "operationId": operation_id,
+        "requestBody": _request_body(op),
+        "responses": {**success, **errors},
     }
-    return {
-        "type": "object",
-        "properties": {
-            "status": {"const": "success"},
-            "data": {
-                "type": "object",
-                "properties": {
-                    "filename": {"type": "string"},
-                    "original_size": {"type": "integer"},
-                    "pages": {"type": "integer"},
-                    "images": {"type": "integer"},
-                    "image_bytes": {"type": "integer"},
-                    "sampled_images": {"type": "integer"},
-                    "levels": {
-                        "type": "object",
-                        "properties": {name: level for name in PRESETS},
-                    },
-                    "recommended_level": {"type": "string", "enum": list(PRESETS)},
-                    "advice": {"type": "string"},
-                },
-            },
-        },
-        "required": ["status", "data"],
-    }
+    if op.description:
+        post["description"] = op.description
+    if op.task_type is not None:
+        post["x-task-type"] = op.task_type.value
+    return {"post": post}
+
+
+def _operation_paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for op in OPERATIONS.values():
+        paths[op.path] = _operation_path(op, _camel(op.name))
+        for n, alias in enumerate(op.aliases, 1):
+            paths[alias] = _operation_path(op, f"{_camel(op.name)}Alias{n if n > 1 else ''}")
+    return paths
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.replace("-", "_").split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def document() -> dict[str, Any]:
@@ -132,85 +138,7 @@ def document() -> dict[str, Any]:
         },
         "required": ["job_id", "task_type", "status", "progress"],
     }
-    envelope = {
-        "type": "object",
-        "properties": {
-            "status": {"const": "success"},
-            "message": {"type": "string"},
-            "data": {"$ref": "#/components/schemas/Job"},
-        },
-        "required": ["status", "data"],
-    }
-    accepted_headers = {"Location": {"schema": {"type": "string"}, "description": "The job's URL."}}
-    bulk = {
-        "post": {
-            "summary": "Compress many PDFs into one zip (queued as one job)",
-            "description": (
-                "The option fields apply to every file. A file that is not a usable PDF "
-                "(empty, not a PDF, too large, damaged, encrypted without its password) "
-                "does not reject the request: it is listed in data.files with its error, "
-                "and in the job's result. Limits: PRESSROOM_BULK_MAX_FILES files and "
-                "PRESSROOM_BULK_MAX_TOTAL_MB together. The result is one zip "
-                "(compressed_files.zip) with result.files (per file: filename, status "
-                "completed|failed, sizes, compression_ratio, error) and result.totals. "
-                "A job in which every file fails ends failed with BULK_ALL_FAILED."
-            ),
-            "operationId": "compressBulk",
-            "requestBody": _multipart(CompressForm, many=True),
-            "responses": {
-                "202": {
-                    **_ok(
-                        "BulkJobEnvelope",
-                        "Accepted (a repeated job_id with the same files: the same job)",
-                    ),
-                    "headers": accepted_headers,
-                },
-                "400": _error(
-                    "Missing or invalid field, too many files (TOO_MANY_FILES), or every file empty"
-                ),
-                "409": _error("job_id used by a different job"),
-                "413": _error("The files together are too large (or each one is)"),
-                "415": _error("No file is a PDF"),
-                "422": _error("Every PDF is damaged or encrypted"),
-                "503": _error("Queue unavailable"),
-            },
-        }
-    }
-    bulk_envelope = {
-        "type": "object",
-        "properties": {
-            "status": {"const": "success"},
-            "message": {"type": "string"},
-            "data": {
-                "allOf": [
-                    {"$ref": "#/components/schemas/Job"},
-                    {
-                        "type": "object",
-                        "properties": {
-                            "files": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "properties": {
-                                        "filename": {"type": "string"},
-                                        "status": {"enum": ["queued", "rejected"]},
-                                        "error": {
-                                            "type": ["object", "null"],
-                                            "properties": {
-                                                "code": {"type": "string"},
-                                                "message": {"type": "string"},
-                                            },
-                                        },
-                                    },
-                                },
-                            }
-                        },
-                    },
-                ]
-            },
-        },
-        "required": ["status", "data"],
-    }
+    any_object = {"application/json": {"schema": {"type": "object"}}}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -219,64 +147,13 @@ def document() -> dict[str, Any]:
             "description": "Self-hosted PDF processing: every request becomes a job.",
         },
         "paths": {
-            "/api/compress": {
-                "post": {
-                    "summary": "Compress a PDF (queued as a job)",
-                    "requestBody": _multipart(CompressForm),
-                    "responses": {
-                        "202": {
-                            **_ok(
-                                "JobEnvelope",
-                                "Accepted (a repeated job_id with the same file: the same job)",
-                            ),
-                            "headers": accepted_headers,
-                        },
-                        "400": _error("Missing or invalid field, empty file"),
-                        "409": _error("job_id used by a different job"),
-                        "413": _error("Upload too large"),
-                        "415": _error("Not a PDF"),
-                        "422": _error("Damaged or encrypted PDF"),
-                        "503": _error("Queue unavailable"),
-                    },
-                }
-            },
-            "/api/compress/bulk": bulk,
-            "/api/compress/preview": {
-                "post": {
-                    "summary": "Estimated size of a PDF at each compression level (no job)",
-                    "requestBody": _multipart(PreviewForm),
-                    "responses": {
-                        "200": {
-                            "description": "The estimates",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/PreviewEnvelope"}
-                                }
-                            },
-                        },
-                        "400": _error("Missing file or invalid field"),
-                        "413": _error("Upload too large"),
-                        "415": _error("Not a PDF"),
-                        "422": _error("Damaged or encrypted PDF"),
-                    },
-                }
-            },
-            "/api/bulk": {
-                "post": {
-                    **bulk["post"],
-                    "summary": "Compress many PDFs into one zip (alias of /api/compress/bulk)",
-                    "operationId": "compressBulkAlias",
-                }
-            },
+            **_operation_paths(),
             "/api/jobs": {
                 "get": {
                     "summary": "List jobs, newest first",
                     "parameters": _query(JobListQuery),
                     "responses": {
-                        "200": {
-                            "description": "A page of jobs",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        },
+                        "200": {"description": "A page of jobs", "content": any_object},
                         "400": _error("Invalid filter"),
                     },
                 }
@@ -329,24 +206,29 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "Database, broker, storage, engines and queue consumers",
                     "responses": {
-                        "200": {
-                            "description": "Healthy",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        },
-                        "503": {
-                            "description": "A check failed",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        },
+                        "200": {"description": "Healthy", "content": any_object},
+                        "503": {"description": "A check failed", "content": any_object},
                     },
+                }
+            },
+            "/api/extended-features/capabilities": {
+                "get": {
+                    "summary": "Every operation: its endpoint, fields (JSON schema) and facts",
+                    "responses": {"200": {"description": "The operations", "content": any_object}},
+                }
+            },
+            "/api/extended-features/status": {
+                "get": {
+                    "summary": "Which operations this server can run now",
+                    "responses": {"200": {"description": "Per operation", "content": any_object}},
                 }
             },
         },
         "components": {
             "schemas": {
                 "Job": job_view,
-                "JobEnvelope": envelope,
-                "PreviewEnvelope": preview_envelope(),
-                "BulkJobEnvelope": bulk_envelope,
+                "JobEnvelope": success_envelope({"$ref": "#/components/schemas/Job"}),
+                **COMPONENTS,
                 "Error": {
                     "type": "object",
                     "properties": {
