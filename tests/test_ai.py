@@ -23,9 +23,10 @@ from pressroom.errors import (
     AIProviderTimeoutError,
     AIProviderUnavailableError,
 )
-from pressroom.services.ai import AIService, OpenAICompatibleProvider, offline
+from pressroom.services.ai import offline
 from pressroom.services.ai.chunking import chunk_text, estimate_tokens, split_sentences, word_count
-from pressroom.services.ai.service import SummarizeOptions, TranslateOptions
+from pressroom.services.ai.providers import OpenAICompatibleProvider
+from pressroom.services.ai.service import AIService, SummarizeOptions, TranslateOptions
 from tests.support.api import error_code
 from tests.support.backends import Backend
 from tests.support.chat_server import ChatServer, Scripted, completion

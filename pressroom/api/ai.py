@@ -36,8 +36,14 @@ from pressroom.errors import (
     ValidationError,
 )
 from pressroom.jobs.states import TaskType
-from pressroom.services.ai.offline import KEY_POINTS, LENGTH_WORDS
-from pressroom.services.ai.service import OFFLINE_MODEL, QUALITIES, STYLES, choose_model
+from pressroom.services.ai.options import (
+    KEY_POINTS,
+    LENGTH_WORDS,
+    OFFLINE_MODEL,
+    QUALITIES,
+    STYLES,
+    choose_model,
+)
 
 bp = Blueprint("ai", __name__, url_prefix="/api/ai")
 

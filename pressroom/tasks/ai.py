@@ -12,7 +12,7 @@ from pathlib import Path
 from pressroom.engines import poppler
 from pressroom.errors import NoTextError
 from pressroom.jobs.states import TaskType
-from pressroom.services.ai import AIService, SummarizeOptions, TranslateOptions
+from pressroom.services.ai.service import AIService, SummarizeOptions, TranslateOptions
 from pressroom.storage import sniff
 from pressroom.tasks.base import TaskContext, TaskOutcome, job_task
 

@@ -27,15 +27,10 @@ from typing import Any
 import numpy as np
 
 from pressroom.services.ai.chunking import split_sentences, word_count
+from pressroom.services.ai.options import KEY_POINTS, LENGTH_WORDS, target_words
 
-#: summary length in words, per ``maxLength``
-LENGTH_WORDS = {"short": 80, "medium": 200, "long": 400}
-#: key points per ``maxLength``
-KEY_POINTS = {"short": 3, "medium": 5, "long": 7}
-#: the summary's share of the input's words is at most this
-MAX_SHARE = 0.4
-#: how a style changes the length budget (the offline engine cannot change tone)
-STYLE_FACTOR = {"detailed": 1.5, "concise": 0.8, "executive": 0.8}
+__all__ = ["KEY_POINTS", "LENGTH_WORDS", "Extract", "detect_language", "extract", "target_words"]
+
 #: sentences ranked in one group; longer texts are ranked in groups first
 GROUP = 300
 #: sentences each group passes on to the final ranking
@@ -184,11 +179,6 @@ def _reduce_candidates(sentences: list[str]) -> list[str]:
             kept.extend(start + int(i) for i in best)
         sentences = [sentences[i] for i in sorted(kept)]
     return sentences
-
-
-def target_words(text_words: int, max_length: str, style: str) -> int:
-    budget = LENGTH_WORDS[max_length] * STYLE_FACTOR.get(style, 1.0)
-    return max(MIN_WORDS, int(min(budget, MAX_SHARE * text_words)))
 
 
 def extract(text: str, *, max_length: str = "medium", style: str = "concise") -> Extract:

@@ -26,7 +26,6 @@ from pydantic import ValidationError as PydanticValidationError
 
 from pressroom.config import Settings
 from pressroom.errors import (
-    AIModelNotAllowedError,
     AIOutputInvalidError,
     AIProviderNotConfiguredError,
     TextTooLongError,
@@ -40,14 +39,11 @@ from pressroom.services.ai.chunking import (
     reading_time,
     word_count,
 )
+from pressroom.services.ai.options import KEY_POINTS, OFFLINE_MODEL, choose_model, target_words
 from pressroom.services.ai.providers import ChatProvider, Message, OpenAICompatibleProvider, Usage
 
 Schema = TypeVar("Schema", bound=BaseModel)
 
-STYLES = ("concise", "detailed", "academic", "casual", "professional", "bullet_points", "executive")
-LENGTHS = tuple(offline.LENGTH_WORDS)
-QUALITIES = ("fast", "balanced", "high")
-OFFLINE_MODEL = "offline-textrank"
 
 #: tokens of instructions around each chunk (system prompt, schema, framing)
 PROMPT_OVERHEAD = 600
@@ -163,31 +159,6 @@ def _distinct(points: list[str]) -> list[str]:
             seen.add(key)
             kept.append(text)
     return kept
-
-
-def choose_model(
-    requested: str | None, *, configured: bool, default: str, allowed: list[str]
-) -> str:
-    """The model to use: the requested one if the allow-list has it, else the
-    default. Raises AIModelNotAllowedError for any other name (and for any
-    name at all when there is no provider), AIProviderNotConfiguredError
-    when a provider has no default model."""
-    if requested:
-        if not configured:
-            raise AIModelNotAllowedError(
-                "No AI provider is configured, so no model can be chosen; "
-                "leave 'model' out to use the offline engine.",
-                model=requested,
-                allowed=[],
-            )
-        if requested not in allowed:
-            raise AIModelNotAllowedError(model=requested, allowed=allowed)
-        return requested
-    if configured and not default:
-        raise AIProviderNotConfiguredError(
-            "An AI provider is configured but no default model: set PRESSROOM_AI_MODEL."
-        )
-    return default
 
 
 class AIService:
@@ -407,7 +378,7 @@ class AIService:
     ) -> list[Message]:
         out_language = options.language or language
         key_points = (
-            f" and 'key_points', a list of at most {offline.KEY_POINTS[options.max_length]} "
+            f" and 'key_points', a list of at most {KEY_POINTS[options.max_length]} "
             "distinct key points (short sentences)"
             if options.include_key_points
             else " and 'key_points' as an empty list"
@@ -429,7 +400,7 @@ class AIService:
     ) -> dict[str, Any]:
         model = self.choose_model(options.model)
         usage = Usage()
-        target = offline.target_words(words, options.max_length, options.style)
+        target = target_words(words, options.max_length, options.style)
         current = text
         chunk_count = 0
         rounds = 0
@@ -483,7 +454,7 @@ class AIService:
             model=model,
             usage=usage,
         )
-        key_points = _distinct(final.key_points)[: offline.KEY_POINTS[options.max_length]]
+        key_points = _distinct(final.key_points)[: KEY_POINTS[options.max_length]]
         summary = final.summary.strip()
         return {
             "summary": summary,
