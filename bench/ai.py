@@ -9,9 +9,9 @@ text of every scanned file:
 - pdftotext's time and the text's words;
 - the detected language and its confidence (py3langid);
 - for ``short``, ``medium`` and ``long``: the offline summary's time, words
-  against its budget, key points; whether every summary sentence is a
-  sentence of the input (checked on the text with whitespace and hyphens
-  removed);
+  against its budget, key points; whether every sentence of the summary and
+  every key point is a sentence of the input (checked on the text with
+  whitespace and hyphens removed);
 - how a provider would see the text at the default settings
   (``PRESSROOM_AI_CONTEXT_TOKENS`` 8192, output 1500): estimated tokens, the
   map chunks, and so the calls a summary costs (chunks + 1, or 1).
@@ -41,7 +41,7 @@ from typing import Any
 
 from pressroom.engines import poppler
 from pressroom.services.ai import offline
-from pressroom.services.ai.chunking import chunk_text, estimate_tokens, split_sentences, word_count
+from pressroom.services.ai.chunking import chunk_text, estimate_tokens, word_count
 from pressroom.services.ai.providers import OpenAICompatibleProvider
 from pressroom.services.ai.service import AIService, SummarizeOptions
 
@@ -99,7 +99,8 @@ def _offline_rows(texts: list[tuple[str, str, str, float | None]]) -> list[dict[
             started = time.perf_counter()
             result = service.summarize(text, SummarizeOptions(max_length=size))
             seconds = time.perf_counter() - started
-            sentences = split_sentences(result["summary"])
+            picked = offline.extract(text, max_length=size)  # the sentences, not re-split
+            sentences = picked.summary + picked.key_points
             row[size] = {
                 "seconds": round(seconds, 3),
                 "words": result["summary_word_count"],

@@ -57,6 +57,10 @@ _STOPWORDS = frozenset(
     yourself yourselves may might must shall one two also use used using see""".split()  # noqa: SIM905
 )
 _TOKEN = re.compile(r"[^\W\d_]{2,}")
+#: what a sentence ends with (before closing quotes and brackets)
+_ENDS = frozenset(".!?\u3002\uff01\uff1f")
+#: dot leaders of a table of contents (". . ." or "....")
+_LEADERS = re.compile(r"\.\s+\.|\.{4,}")
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,11 @@ def _rank(sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _candidates(text: str) -> list[str]:
-    """Sentences that can stand alone: enough words, mostly letters, not a heading."""
+    """Sentences that can stand alone: enough words, mostly letters, starting
+    like a sentence and ending like one; each only once (boilerplate repeated
+    on every page would otherwise vote for itself)."""
     found = []
+    seen: set[str] = set()
     for sentence in split_sentences(text):
         words = sentence.split()
         if not MIN_WORDS <= len(words) <= MAX_WORDS:
@@ -128,8 +135,16 @@ def _candidates(text: str) -> list[str]:
         letters = sum(ch.isalpha() for ch in sentence)
         if letters < 0.6 * len(sentence.replace(" ", "")):
             continue  # a table row, a formula, a run of numbers
-        if sentence[-1] not in ".!?\u3002\uff01\uff1f\"'\u201d\u2019)":
-            continue  # a heading or a caption
+        if sentence.rstrip("\"')]\u201d\u2019\u00bb")[-1:] not in _ENDS:
+            continue  # a heading, a running header, a caption
+        if _LEADERS.search(sentence) or sentence[0].islower() or sentence[0].isdigit():
+            continue  # a table-of-contents line, or the tail of a broken sentence
+        if sentence.count("(") != sentence.count(")"):
+            continue  # cut out of a longer sentence (or a URL) at a bracket
+        key = " ".join(_tokens(sentence))
+        if key in seen:
+            continue
+        seen.add(key)
         found.append(sentence)
     if not found:  # a text of headings or fragments: take what there is
         found = [s for s in split_sentences(text) if s.split()]
