@@ -169,3 +169,29 @@ def test_a_provider_refusal_fails_the_job_at_once_with_its_code(
     assert view["status"] == "failed"
     assert view["error"]["code"] == "AI_PROVIDER_REJECTED" and view["attempts"] == 1
     assert "maximum context length" in view["error"]["message"]
+
+
+def test_a_pdf_is_translated_from_its_text(
+    provider_stack: tuple[FlaskClient, ChatServer], tmp_path: Path
+) -> None:
+    client, _ = provider_stack
+    pdf = pdfs.text_pdf(tmp_path / "notice.pdf", pages=2, words="The office is closed.")
+    response = client.post(
+        "/api/ai/translate",
+        data={
+            "file": (io.BytesIO(pdf.read_bytes()), "notice.pdf"),
+            "target_language": "it",
+            "options": '{"preserveFormatting": true}',
+        },
+        content_type="multipart/form-data",
+    )
+    view = wait_for(client, _submitted(response), timeout=90)
+    assert view["status"] == "completed", view
+    result = view["result"]
+    assert result["source"] == "pdf" and result["pages"] == 2
+    lines = [line for line in result["translated_text"].split("\n") if line.strip()]
+    assert lines[0] == "[it] The office is closed. 1"
+    assert all(line.lstrip().startswith("[it] ") for line in lines)
+    # pdftotext's page break (a form feed) stays where it was, before page 2's first line
+    assert sum(line.startswith("\f[it] ") for line in lines) == 1
+    assert view["result"]["file"]["filename"] == "notice_it.txt"
