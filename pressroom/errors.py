@@ -209,6 +209,15 @@ class StaleAttemptError(PressroomError):
     default_message = "This attempt was superseded by a newer one."
 
 
+class NoTextLayerError(PressroomError):
+    code = "NO_TEXT_LAYER"
+    http_status = 422
+    default_message = (
+        "The PDF has no text to read (a scanned document?): run it through OCR first "
+        "(POST /api/ocr), then extract from the searchable PDF."
+    )
+
+
 ERROR_CLASSES: tuple[type[PressroomError], ...] = tuple(
     cls
     for cls in list(globals().values())

@@ -3,13 +3,15 @@ OpenAPI document (pressroom.api.openapi), so the two cannot drift."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from pressroom.errors import InvalidJobIdError, ValidationError
 from pressroom.jobs.states import JobStatus
+from pressroom.services.extraction.schemas import InvoiceOptions, StatementOptions
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -93,3 +95,36 @@ def parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise ValidationError(
             "Some fields are missing or invalid.", errors=problems, allowed_fields=allowed
         ) from None
+
+
+def _options_object(value: Any) -> Any:
+    """The multipart ``options`` field: a JSON object in a string."""
+    if isinstance(value, str):
+        text = value.strip() or "{}"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"options must be a JSON object ({exc.msg})") from None
+        if not isinstance(value, dict):
+            raise ValueError("options must be a JSON object")
+    return value
+
+
+class ExtractInvoiceForm(FormModel):
+    """Fields of POST /api/ai/extract-invoice (besides the file)."""
+
+    options: InvoiceOptions = Field(
+        default_factory=InvoiceOptions,
+        description="A JSON object: exportFormat, engine, locale.",
+    )
+    _options = field_validator("options", mode="before")(_options_object)
+
+
+class ExtractStatementForm(FormModel):
+    """Fields of POST /api/ai/extract-bank-statement (besides the file)."""
+
+    options: StatementOptions = Field(
+        default_factory=StatementOptions,
+        description="A JSON object: exportFormat, engine, locale, categorize.",
+    )
+    _options = field_validator("options", mode="before")(_options_object)
