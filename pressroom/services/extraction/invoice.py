@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -223,8 +224,13 @@ class InvoiceReader:
             self.confidence["line_items"] = 0.7
         invoice.currency = self._currency()
         subtotal, tax, total = self._totals(items)
+        derived: list[str] = []
+        if subtotal is None and total is not None:
+            subtotal = self._derived_subtotal(items, tax, total)
+            if subtotal is not None:
+                derived.append("subtotal")
         invoice.subtotal, invoice.tax, invoice.total = subtotal, tax, total
-        checks = self._checks(invoice)
+        checks = check_invoice(invoice, self.confidence, self.warnings, derived=derived)
         return InvoiceExtraction(
             pages=self.doc.page_count,
             number_format=self.style.name,
@@ -233,7 +239,22 @@ class InvoiceReader:
             confidence=dict(sorted(self.confidence.items())),
             checks=checks,
             warnings=self.warnings,
+            derived=derived,
         )
+
+    def _derived_subtotal(
+        self, items: list[LineItem], tax: Decimal | None, total: Decimal
+    ) -> Decimal | None:
+        """No subtotal printed: the line items' sum when it adds up to the
+        total (with the tax, if any), or else total - tax."""
+        items_sum = _items_sum(items)
+        if items_sum is not None and items_sum + (tax or Decimal(0)) == total:
+            self.confidence["subtotal"] = 0.6
+            return items_sum
+        if tax is not None and Decimal(0) <= tax < total:
+            self.confidence["subtotal"] = 0.5
+            return total - tax
+        return None
 
     def _issue_date(self, number: Hit[str] | None) -> date | None:
         hit = best(h for h in find(self.doc, ISSUED, self._date) if not DUE.search(h.cell.text))
@@ -522,9 +543,6 @@ class InvoiceReader:
         values = [c.value if c is not None else None for c in chosen]
         return values[0], values[1], values[2]
 
-    def _checks(self, invoice: Invoice) -> list[Check]:
-        return check_invoice(invoice, self.confidence, self.warnings)
-
     # -- line items --------------------------------------------------------
 
     def _line_items(self) -> list[LineItem]:
@@ -622,13 +640,19 @@ class InvoiceReader:
 
 
 def check_invoice(
-    invoice: Invoice, confidence: dict[str, float], warnings: list[str]
+    invoice: Invoice,
+    confidence: dict[str, float],
+    warnings: list[str],
+    *,
+    derived: Sequence[str] = (),
 ) -> list[Check]:
     """The arithmetic checks of an invoice's fields, whoever read them: a
-    failed check adds a warning and lowers the confidence of its fields."""
+    failed check adds a warning and lowers the confidence of its fields. A
+    subtotal that was computed (``derived``) is not checked: it holds by
+    construction."""
     checks: list[Check] = []
     items_sum = _items_sum(invoice.line_items)
-    if items_sum is not None:
+    if items_sum is not None and "subtotal" not in derived:
         target_name, target = (
             ("subtotal", invoice.subtotal)
             if invoice.subtotal is not None
@@ -653,7 +677,7 @@ def check_invoice(
                     f"The line items add up to {items_sum}, but the {target_name} is {target}."
                 )
                 _lower(confidence, "line_items", target_name)
-    if invoice.subtotal is not None and invoice.total is not None:
+    if invoice.subtotal is not None and invoice.total is not None and "subtotal" not in derived:
         tax = invoice.tax or Decimal(0)
         computed = invoice.subtotal + tax
         passed = abs(computed - invoice.total) <= CENT

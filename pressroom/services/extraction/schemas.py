@@ -120,6 +120,10 @@ class _Extraction(BaseModel):
     )
     checks: list[Check] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    derived: list[str] = Field(
+        default_factory=list,
+        description="Fields not printed but computed from others (e.g. subtotal = total - tax).",
+    )
 
 
 class InvoiceExtraction(_Extraction):
