@@ -10,11 +10,10 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel
 
 from pressroom.api.schemas import ExtractInvoiceForm, ExtractStatementForm, FormModel, parse
-from pressroom.api.spec import Operation, declare
+from pressroom.api.spec import Operation, declare, document_get
 from pressroom.api.submission import submit_upload
 from pressroom.errors import ValidationError
 from pressroom.jobs.states import TaskType
-from pressroom.services.extraction.bank_statement import CATEGORY_RULES
 from pressroom.services.extraction.layout import MAX_PAGES
 from pressroom.services.extraction.schemas import (
     CATEGORIES,
@@ -71,6 +70,8 @@ def invoice_capabilities() -> dict[str, Any]:
 
 
 def statement_capabilities() -> dict[str, Any]:
+    from pressroom.services.extraction.bank_statement import CATEGORY_RULES
+
     return {
         **_common(),
         "fields": _fields(BankStatement),
@@ -127,6 +128,16 @@ def _parse(form: type[FormModel], options: type[BaseModel]) -> Any:
     except ValidationError as exc:
         exc.details["allowed_options"] = sorted(options.model_fields)
         raise
+
+
+document_get(
+    "/api/ai/invoice-capabilities",
+    "What invoice extraction reads: fields, checks, export formats, locales, engines",
+)
+document_get(
+    "/api/ai/bank-statement-capabilities",
+    "What bank statement extraction reads: fields, checks, categories, formats, locales, engines",
+)
 
 
 @bp.post("/extract-invoice")

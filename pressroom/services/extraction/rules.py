@@ -9,6 +9,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Generic, TypeVar
 
 from pressroom.services.extraction.layout import Cell, Document, Line
@@ -52,7 +53,11 @@ class Labels:
 
     def __init__(self, *phrases: str | tuple[str, float]) -> None:
         self.labels = [Label(p) if isinstance(p, str) else Label(*p) for p in phrases]
-        self._patterns = [(label, label.pattern()) for label in self.labels]
+
+    @cached_property
+    def _patterns(self) -> list[tuple[Label, re.Pattern[str]]]:
+        # compiled on first use, so importing the rules (the API does) stays cheap
+        return [(label, label.pattern()) for label in self.labels]
 
     def search(self, text: str) -> tuple[Label, int, int] | None:
         """The best label in ``text``: (label, start, end), or None."""
