@@ -348,3 +348,32 @@ def test_amounts_in_several_locales(text: str, decimal: str, expected: list[str]
 def test_dates_in_several_locales(text: str, order: str, expected: str | None) -> None:
     found = find_dates(text, order)
     assert (found[0].value.isoformat() if found else None) == expected
+
+
+def test_another_engines_answer_fits_the_schema_and_gets_the_same_checks() -> None:
+    """The seam for a language-model engine: its JSON answer is validated by
+    the same model, and checked by the same arithmetic."""
+    from pressroom.services.extraction.invoice import check_invoice
+    from pressroom.services.extraction.schemas import Invoice
+
+    schema = Invoice.model_json_schema()
+    assert schema["properties"]["total"]["anyOf"][0] == {"type": "number"}
+    answer = {
+        "invoice_number": "A-17",
+        "issue_date": "2024-01-31",
+        "total": 130.0,
+        "subtotal": 100.0,
+        "tax": 20.0,
+        "line_items": [{"description": "Work", "amount": 100.0}],
+    }
+    invoice = Invoice.model_validate(answer)
+    confidence = {"total": 0.9, "subtotal": 0.9}
+    warnings: list[str] = []
+    checks = check_invoice(invoice, confidence, warnings)
+    assert {c.name: c.passed for c in checks} == {
+        "line_items_sum_equals_subtotal": True,
+        "subtotal_plus_tax_equals_total": False,
+    }
+    assert warnings and confidence["total"] < 0.9
+    with pytest.raises(ValueError):
+        Invoice.model_validate({**answer, "unknown_field": 1})

@@ -25,6 +25,8 @@ from pressroom.engines.isolated import run_module
 
 #: pages read from one document; the rest is left out (and said so)
 MAX_PAGES = 50
+#: pages drawn with more lines, rectangles and curves are not searched for tables
+MAX_STROKES = 1500
 #: a gap wider than this many times the font size starts a new cell
 CELL_GAP = 1.1
 
@@ -38,7 +40,10 @@ def _read(src: Path, max_pages: int) -> dict[str, Any]:
         for number, page in enumerate(pdf.pages[:max_pages], 1):
             words = page.extract_words(x_tolerance=1.5, y_tolerance=3, extra_attrs=["size"])
             tables = []
-            for table in page.find_tables():
+            # a drawing (thousands of strokes) is not a ruled table, and makes
+            # the table finder slow: only pages with few strokes are searched
+            strokes = len(page.lines) + len(page.rects) + len(page.curves)
+            for table in page.find_tables() if strokes <= MAX_STROKES else []:
                 rows = table.extract()
                 if len(rows) >= 2:
                     tables.append({"bbox": list(table.bbox), "rows": rows})

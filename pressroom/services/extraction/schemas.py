@@ -18,10 +18,15 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-#: a money amount: exact in Python, a number in JSON
-Money = Annotated[Decimal, PlainSerializer(lambda d: float(d), return_type=float, when_used="json")]
+#: a money amount: exact in Python, a number in JSON (and in the JSON schema
+#: an engine is asked to fill)
+Money = Annotated[
+    Decimal,
+    PlainSerializer(lambda d: float(d), return_type=float, when_used="json"),
+    WithJsonSchema({"type": "number"}),
+]
 
 ENGINES = ("rules",)
 EXPORT_FORMATS = ("json", "csv", "xlsx")
