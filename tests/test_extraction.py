@@ -377,3 +377,32 @@ def test_another_engines_answer_fits_the_schema_and_gets_the_same_checks() -> No
     assert warnings and confidence["total"] < 0.9
     with pytest.raises(ValueError):
         Invoice.model_validate({**answer, "unknown_field": 1})
+
+
+@pytest.mark.worker
+def test_two_page_statement_with_dates_once_per_day_and_two_line_details(
+    client: FlaskClient, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    data = docs.UK_STATEMENT
+    pdf = docs.uk_statement(tmp_path / "march.pdf")
+    view, _, _ = run(client, STATEMENT, pdf)
+    result = view["result"]
+    statement = result["statement"]
+    assert result["pages"] == 2
+    assert statement["account_number_masked"] == "**********4567"
+    assert "41234567" not in json.dumps(view)
+    assert statement["bank_name"] == data.bank
+    assert (statement["period_start"], statement["period_end"]) == data.period
+    assert statement["opening_balance"] == money(data.opening)
+    assert statement["closing_balance"] == money(data.closing)
+    txs = statement["transactions"]
+    # a row without a date has its day's date; the reference line joins its row;
+    # the page footers and the repeated header are no transaction
+    assert [(t["date"], t["amount"]) for t in txs] == [
+        (t.date, money(t.amount)) for t in data.transactions
+    ]
+    assert [t["description"] for t in txs] == [
+        f"{t.description} REF {900100 + n}" for n, t in enumerate(data.transactions)
+    ]
+    assert all(c["passed"] for c in result["checks"]) and len(result["checks"]) == 2
+    assert result["warnings"] == []

@@ -10,6 +10,8 @@ ones use, from data the tests know: so each extraction has a known answer.
 - ``bad_totals_invoice``: English; the printed total is not subtotal + tax.
 - ``english_statement``: one signed amount column and a balance column.
 - ``german_statement``: Soll / Haben columns, an IBAN, 1.234,56.
+- ``uk_statement``: two pages, "Paid out" / "Paid in", the date once per
+  day, a reference line under each row, a footer on each page.
 """
 
 from __future__ import annotations
@@ -460,5 +462,93 @@ def german_statement(path: Path, data: StatementData = GERMAN_STATEMENT) -> Path
     y -= 22
     c.drawString(125, y, "Neuer Kontostand")
     c.drawRightString(width - 50, y, money(data.closing, "eu") + " EUR")
+    c.save()
+    return path
+
+
+UK_STATEMENT = StatementData(
+    bank="Thamesbridge Building Society",
+    holder="Mr Arthur Dent",
+    account="20-45-77 41234567",
+    period=("2024-03-01", "2024-03-31"),
+    opening=Decimal("812.40"),
+    currency="GBP",
+    transactions=[
+        Tx("2024-03-01", "TESCO STORES 2231 CAMBRIDGE", Decimal("-42.18")),
+        Tx("2024-03-01", "DIRECT DEBIT BRITISH GAS", Decimal("-65.00")),
+        Tx("2024-03-04", "BANK TRANSFER FROM F PREFECT", Decimal("150.00")),
+        *[
+            Tx(f"2024-03-{day:02d}", f"CARD PAYMENT COSTA COFFEE {day}", Decimal("-3.45"))
+            for day in range(5, 29)
+        ],
+        Tx("2024-03-28", "SALARY MEGADODO PUBLICATIONS", Decimal("2410.00")),
+    ],
+)
+
+
+def _uk_date(iso: str) -> str:
+    y, m, d = iso.split("-")
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    return f"{d} {months[int(m) - 1]} {y}"
+
+
+def uk_statement(path: Path, data: StatementData = UK_STATEMENT) -> Path:
+    """Two pages; 'Paid out' / 'Paid in' columns; the date printed once per
+    day; each description's reference on a second line; a footer on every
+    page; 'Balance brought forward' and 'carried forward' rows."""
+    c = Canvas(str(path), pagesize=A4)
+    width, height = A4
+    p0, p1 = data.period
+
+    def header(first: bool) -> float:
+        c.setFont("Helvetica-Bold", 14)
+        c.drawString(50, height - 50, data.bank)
+        c.setFont("Helvetica", 9)
+        if first:
+            c.drawString(50, height - 80, data.holder)
+            c.drawString(50, height - 92, "42 Islington Green, London N1 8DU")
+            c.drawString(330, height - 80, "Sort code and account number")
+            c.drawString(330, height - 92, data.account)
+            c.drawString(330, height - 108, f"Statement period {_uk_date(p0)} to {_uk_date(p1)}")
+        y = height - 140
+        c.setFont("Helvetica-Bold", 9)
+        c.drawString(50, y, "Date")
+        c.drawString(120, y, "Details")
+        c.drawRightString(400, y, "Paid out")
+        c.drawRightString(470, y, "Paid in")
+        c.drawRightString(width - 50, y, "Balance")
+        c.setFont("Helvetica", 9)
+        return y
+
+    def footer(page: int) -> None:
+        c.setFont("Helvetica", 7)
+        c.drawString(50, 40, f"{data.bank} is authorised by the PRA. Page {page}")
+        c.drawString(50, 31, "Please check this statement; tell us of any entry you do not know.")
+
+    y = header(True) - 16
+    c.drawString(120, y, "Balance brought forward")
+    c.drawRightString(width - 50, y, money(data.opening))
+    page, last_date = 1, None
+    for n, (tx, balance) in enumerate(zip(data.transactions, data.balances(), strict=True)):
+        if y < 120:
+            footer(page)
+            c.showPage()
+            page += 1
+            y = header(False)
+            last_date = None
+        y -= 14
+        if tx.date != last_date:
+            c.drawString(50, y, _uk_date(tx.date))
+            last_date = tx.date
+        c.drawString(120, y, tx.description)
+        column = 400 if tx.amount < 0 else 470
+        c.drawRightString(column, y, money(abs(tx.amount)))
+        c.drawRightString(width - 50, y, money(balance))
+        y -= 11
+        c.drawString(120, y, f"REF {900100 + n}")
+    y -= 16
+    c.drawString(120, y, "Balance carried forward")
+    c.drawRightString(width - 50, y, money(data.closing))
+    footer(page)
     c.save()
     return path

@@ -107,6 +107,10 @@ CREDIT_COL = Labels(
 AMOUNT_COL = Labels(
     "amount", "betrag", "montant", "importe", "importo", "bedrag", "valor", "umsatz"
 )
+#: a row that sums the others, not a transaction
+TOTALS = Labels(
+    "total", "totals", "subtotal", "summe", "gesamt", "sous-total", "totaux", "totale", "totaal"
+)  # fmt: skip
 BALANCE_COL = Labels("balance", "saldo", "solde", "kontostand", "running balance")
 
 #: category -> keywords (folded, whole words or word starts); first match wins
@@ -340,12 +344,15 @@ class StatementReader:
             self.warnings.append("No transaction table found.")
             return [], None
         header_line, columns = header
+        desc_x0 = min((c.x0 for c in columns if c.role == "description"), default=0.0)
         rows: list[tuple[date | None, str, dict[str, str]]] = []
         opening_row: Decimal | None = None
+        previous: Line | None = None  # the last line that belonged to the table
         for line in self.doc.lines:
             if line.index <= header_line.index:
                 continue
             if _is_header_again(line, columns):
+                previous = line
                 continue
             parts = _assign(line.words, columns)
             date_text = parts.get("date", "")
@@ -365,22 +372,33 @@ class StatementReader:
             ):
                 opening_row = money["balance"]
                 self.table_lines.add(line.index)
+                previous = line
                 continue
-            has_money = any(v is not None for v in money.values())
-            if found and has_money:
-                rows.append(
-                    (
-                        found[0].value,
-                        description,
-                        {k: str(v) for k, v in money.items() if v is not None},
-                    )
-                )
-                self.table_lines.add(line.index)
-            elif rows and description and not has_money and not found:
+            moves = any(money[r] is not None for r in ("amount", "debit", "credit"))
+            close = (
+                previous is not None
+                and previous.page == line.page
+                and line.top - previous.bottom <= 1.6 * max(4.0, previous.bottom - previous.top)
+            )
+            if found and moves:
+                row_date: date | None = found[0].value
+            elif rows and moves and close and description and not TOTALS.search(description):
+                row_date = rows[-1][0]  # the date is printed once per day
+            else:
+                row_date = None
+            if row_date is not None:
+                kept = {k: str(v) for k, v in money.items() if v is not None}
+                rows.append((row_date, description, kept))
+            elif rows and description and not found and not moves and money["balance"] is None:
+                # a description's second line: right under the row, in its column
+                if not close or line.x0 < desc_x0 - 5 or len(description) > 120:
+                    continue
                 last = rows[-1]
-                if line.top - 0 >= 0 and len(description) < 120:
-                    rows[-1] = (last[0], f"{last[1]} {description}".strip(), last[2])
-                    self.table_lines.add(line.index)
+                rows[-1] = (last[0], f"{last[1]} {description}".strip(), last[2])
+            else:
+                continue
+            self.table_lines.add(line.index)
+            previous = line
         return self._signed(rows, opening_row), opening_row
 
     def _signed(
@@ -533,19 +551,28 @@ def _is_header_again(line: Line, columns: list[_Column]) -> bool:
     return len(roles) >= 3
 
 
+NUMERIC = frozenset({"amount", "debit", "credit", "balance"})
+_NUMBER_WORD = re.compile(r"^[-(\u2212]?[^\w\s]?\d[\d.,'\u00a0]*[)-]?(?:CR|DR|Cr|Dr)?$")
+
+
 def _assign(words: list[Word], columns: list[_Column]) -> dict[str, str]:
-    """A row's words by column: the header each word overlaps most, or the
-    nearest one (numbers are right-aligned under their header)."""
+    """A row's words by column. Numbers are right-aligned: a number whose
+    right edge is near a number column's (or inside its header) is that
+    column's. Other words are left-aligned: they belong to the last text
+    column starting at or before them, so a description keeps its words
+    however far right it runs."""
+    numeric = [c for c in columns if c.role in NUMERIC]
+    text = sorted((c for c in columns if c.role not in NUMERIC), key=lambda c: c.x0)
     parts: dict[str, list[str]] = {}
     for word in words:
-        chosen, best_score = "other", float("-inf")
-        for column in columns:
-            overlap = min(word.x1, column.x1) - max(word.x0, column.x0)
-            score = (
-                overlap if overlap > 0 else -min(abs(word.x0 - column.x1), abs(word.x1 - column.x0))
-            )
-            if score > best_score:
-                chosen, best_score = column.role, score
+        chosen: str | None = None
+        if _NUMBER_WORD.match(word.text) and numeric:
+            near = min(numeric, key=lambda c: abs(word.x1 - c.x1))
+            if abs(word.x1 - near.x1) <= 15 or min(word.x1, near.x1) - max(word.x0, near.x0) > 0:
+                chosen = near.role
+        if chosen is None:
+            starting = [c for c in text if c.x0 <= word.x0 + 2]
+            chosen = (starting[-1] if starting else text[0]).role if text else "other"
         parts.setdefault(chosen, []).append(word.text)
     return {role: " ".join(texts) for role, texts in parts.items()}
 
