@@ -7,8 +7,10 @@
   nowhere in the result (a description that repeats it is masked too).
 - transactions: a header row that names a date column, a description column
   and either one amount column or a debit and a credit column (plus
-  optionally a balance column). Each following row that starts with a date
-  is a transaction, lines without a date continue its description. A debit
+  optionally a balance column). Each following row with a date and an
+  amount is a transaction; a row with an amount but no date, right under
+  another, takes that one's date (the date printed once per day); a text-only
+  line right under a row, in its description column, continues it. A debit
   column's amounts are money out (negative). A single amount column's sign
   is the one printed (``-``, parentheses, ``DR``/``CR``), or else what the
   change in the running balance shows.
