@@ -216,12 +216,6 @@ class TextTooLongError(PressroomError):
     default_message = "The text is longer than this server accepts (PRESSROOM_AI_MAX_TEXT_CHARS)."
 
 
-class NoTextError(PressroomError):
-    code = "NO_TEXT"
-    http_status = 422
-    default_message = "The document has no extractable text; run OCR on it first."
-
-
 class AIModelNotAllowedError(PressroomError):
     code = "AI_MODEL_NOT_ALLOWED"
     http_status = 400
@@ -265,6 +259,18 @@ class AIOutputInvalidError(PressroomError):
     code = "AI_OUTPUT_INVALID"
     http_status = 502
     default_message = "The model's answer did not match the expected format, even after a repair."
+
+
+class NoTextLayerError(PressroomError):
+    """A PDF without text where the operation needs its text (summarize,
+    translate, invoice and statement extraction)."""
+
+    code = "NO_TEXT_LAYER"
+    http_status = 422
+    default_message = (
+        "The PDF has no text to read (a scanned document?): run it through OCR first "
+        "(POST /api/ocr), then use the searchable PDF."
+    )
 
 
 ERROR_CLASSES: tuple[type[PressroomError], ...] = tuple(

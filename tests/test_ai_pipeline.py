@@ -16,7 +16,7 @@ from pressroom.api import create_app
 from pressroom.runtime import Runtime
 from tests.conftest import make_backend
 from tests.support import pdfs
-from tests.support.api import wait_for
+from tests.support.api import eventually, wait_for
 from tests.support.chat_server import ChatServer
 from tests.support.worker import WorkerProcess
 
@@ -58,7 +58,8 @@ def test_offline_summary_end_to_end(
     assert result["model"] == "offline-textrank" and result["language"] == "en"
     assert _squash(result["summary"]) and _squash(result["key_points"][0]) in _squash(chapter)
     assert len(result["key_points"]) == 3 and view["download_url"] is None
-    assert not runtime.files.storage.exists(runtime.files.input_key(job_id, "text/plain"))
+    input_key = runtime.files.input_key(job_id, "text/plain")
+    assert eventually(lambda: not runtime.files.storage.exists(input_key))
 
 
 def test_a_pdf_is_summarized_from_its_text(

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from pressroom.api.schemas import JobListQuery
-from pressroom.api.spec import COMPONENTS, OPERATIONS, Operation, success_envelope
+from pressroom.api.spec import COMPONENTS, GET_PATHS, OPERATIONS, Operation, success_envelope
 from pressroom.errors import ERROR_CLASSES
 from pressroom.jobs.states import JobStatus, TaskType
 
@@ -156,6 +156,7 @@ def document() -> dict[str, Any]:
         },
         "paths": {
             **_operation_paths(),
+            **GET_PATHS,
             "/api/jobs": {
                 "get": {
                     "summary": "List jobs, newest first",

@@ -3,15 +3,36 @@ OpenAPI document (pressroom.api.openapi), so the two cannot drift."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Json
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from pressroom.errors import InvalidJobIdError, ValidationError
 from pressroom.jobs.states import JobStatus
+from pressroom.services.extraction.schemas import InvoiceOptions, StatementOptions
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def json_object(value: Any) -> Any:
+    """A multipart field that holds a JSON object in a string (``options``)."""
+    if isinstance(value, str):
+        text = value.strip() or "{}"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"options must be a JSON object ({exc.msg})") from None
+        if not isinstance(value, dict):
+            raise ValueError("options must be a JSON object")
+    return value
+
+
+#: annotate a form field with this to take a JSON object sent as a string in a
+#: multipart form; its schema stays the model's, so the OpenAPI document and
+#: the capabilities show the real fields
+JsonObject = BeforeValidator(json_object)
 
 
 class FormModel(BaseModel):
@@ -169,11 +190,33 @@ class TranslateRequest(_TextRequest):
 class SummarizeUploadForm(FormModel):
     """Multipart form of POST /api/ai/summarize with a PDF in ``file``."""
 
-    options: Json[SummarizeOptions] | None = Field(None, description="JSON: how to summarize.")
+    options: Annotated[SummarizeOptions | None, JsonObject] = Field(
+        None, description="JSON: how to summarize."
+    )
 
 
 class TranslateUploadForm(FormModel):
     """Multipart form of POST /api/ai/translate with a PDF in ``file``."""
 
     target_language: str = Field(pattern=LANGUAGE_PATTERN)
-    options: Json[TranslateOptions] | None = Field(None, description="JSON: how to translate.")
+    options: Annotated[TranslateOptions | None, JsonObject] = Field(
+        None, description="JSON: how to translate."
+    )
+
+
+class ExtractInvoiceForm(FormModel):
+    """Fields of POST /api/ai/extract-invoice (besides the file)."""
+
+    options: Annotated[InvoiceOptions, JsonObject] = Field(
+        default_factory=InvoiceOptions,
+        description="A JSON object: exportFormat, engine, locale.",
+    )
+
+
+class ExtractStatementForm(FormModel):
+    """Fields of POST /api/ai/extract-bank-statement (besides the file)."""
+
+    options: Annotated[StatementOptions, JsonObject] = Field(
+        default_factory=StatementOptions,
+        description="A JSON object: exportFormat, engine, locale, categorize.",
+    )

@@ -110,6 +110,8 @@ def self_contained(model: type[BaseModel]) -> dict[str, Any]:
 
 #: name -> operation, in declaration order
 OPERATIONS: dict[str, Operation] = {}
+#: plain GET endpoints of an area (path -> OpenAPI path item), for the document
+GET_PATHS: dict[str, dict[str, Any]] = {}
 #: component schemas that operations' answers refer to (name -> JSON schema)
 COMPONENTS: dict[str, dict[str, Any]] = {}
 
@@ -119,6 +121,22 @@ def declare(operation: Operation) -> Operation:
         raise ValueError(f"operation {operation.name!r} declared twice")
     OPERATIONS[operation.name] = operation
     return operation
+
+
+def document_get(path: str, summary: str, description: str = "") -> None:
+    """Describe a GET endpoint that answers ``{"status": "success", "data": {...}}``."""
+    get: dict[str, Any] = {
+        "summary": summary,
+        "responses": {
+            "200": {
+                "description": "OK",
+                "content": {"application/json": {"schema": success_envelope({"type": "object"})}},
+            }
+        },
+    }
+    if description:
+        get["description"] = description
+    GET_PATHS[path] = {"get": get}
 
 
 def component(name: str, schema: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pressroom.engines import poppler
-from pressroom.errors import NoTextError
+from pressroom.errors import NoTextLayerError
 from pressroom.jobs.states import TaskType
 from pressroom.services.ai.service import AIService, SummarizeOptions, TranslateOptions
 from pressroom.storage import sniff
@@ -23,7 +23,7 @@ def _input_text(ctx: TaskContext) -> str:
         ctx.progress.report(2, "extracting", "Extracting the PDF's text")
         text = poppler.extract_text(ctx.input_path("input.pdf"), timeout=ctx.engine_timeout)
         if not text.strip():
-            raise NoTextError()
+            raise NoTextLayerError()
         return text
     return ctx.input_path("input.txt").read_text(encoding="utf-8")
 
