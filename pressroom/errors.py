@@ -209,6 +209,14 @@ class StaleAttemptError(PressroomError):
     default_message = "This attempt was superseded by a newer one."
 
 
+class PageRangeError(PressroomError):
+    """The ``pages`` option asks for pages the document does not have."""
+
+    code = "INVALID_PAGE_RANGE"
+    http_status = 422
+    default_message = "The page range does not fit the document."
+
+
 ERROR_CLASSES: tuple[type[PressroomError], ...] = tuple(
     cls
     for cls in list(globals().values())

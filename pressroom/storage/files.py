@@ -39,6 +39,7 @@ CHUNK = 1024 * 1024
 JOB_PREFIX = "jobs"
 
 EXTENSIONS = {sniff.PDF: ".pdf", sniff.PNG: ".png", sniff.JPEG: ".jpg", sniff.TIFF: ".tif"}
+EXTENSIONS.update({sniff.ZIP: ".zip", sniff.OLE: ".ole", sniff.RTF: ".rtf"})
 
 
 def safe_display_name(name: str | None, default: str = "document.pdf") -> str:
