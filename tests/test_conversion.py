@@ -390,3 +390,41 @@ class HtmlOutline(HTMLParser):
         else:
             self.tables[-1][-1].append(self._text)
         self._tag = None
+
+
+@pytest.mark.parametrize(
+    ("cell", "value"),
+    [
+        ("1,234.50", 1234.5),
+        ("-3%", -0.03),
+        ("(12.50)", -12.5),
+        ("$ 10", 10),
+        ("2019", 2019),
+        ("007", None),  # an identifier keeps its zeros
+        ("1 234,5", None),  # ambiguous: left as text
+        ("12 apples", None),
+        ("2026-01-16", None),
+    ],
+)
+def test_spreadsheet_cells_become_numbers_only_when_they_are(cell: str, value: Any) -> None:
+    from pressroom.services.conversion.office import as_number
+
+    assert as_number(cell) == value
+
+
+def test_page_ranges_select_pages_in_order_once() -> None:
+    from pressroom.services.conversion.options import (
+        PageRangeError,
+        check_pages_syntax,
+        select_pages,
+    )
+
+    assert select_pages(check_pages_syntax("7, 1-3,2"), 10) == [0, 1, 2, 6]
+    assert select_pages(check_pages_syntax("9-"), 10) == [8, 9]
+    assert select_pages(check_pages_syntax("2-40"), 3) == [1, 2]  # clipped to the end
+    assert select_pages(None, 2) == [0, 1]
+    with pytest.raises(PageRangeError):
+        select_pages("4", 3)
+    for bad in ("0", "3-1", "a-b", "1,,2"):
+        with pytest.raises(ValueError):
+            check_pages_syntax(bad)

@@ -96,7 +96,6 @@ def _capabilities() -> dict[str, Any]:
             name: {"extension": f.extension, "mime": f.mime.split(";")[0], "label": f.description}
             for name, f in FORMATS.items()
         },
-        "options": options_schemas(),
         "into_pdf": {
             "images": {"available": True, "engine": "img2pdf", "accepts": list(sniff.IMAGES)},
             "office": {
