@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+#: the most pixels one page image may have (about 240 MB as RGB)
+MAX_PIXELS = 80_000_000
+
 
 def render(
     src: Path,
@@ -31,7 +34,10 @@ def render(
         count = len(document)
         for index in pages:
             page = document[index]
-            bitmap = page.render(scale=dpi / 72.0, draw_annots=True)
+            area = float(page.get_width() * page.get_height()) or 1.0
+            # a poster page at 600 dpi would be gigabytes: lower its resolution instead
+            scale = min(dpi / 72.0, (MAX_PIXELS / area) ** 0.5)
+            bitmap = page.render(scale=scale, draw_annots=True)
             image = bitmap.to_pil()
             suffix = "png" if image_format == "png" else "jpg"
             name = f"page-{index + 1:04d}.{suffix}"
@@ -41,7 +47,14 @@ def render(
                 image.convert("RGB").save(
                     outdir / name, "JPEG", quality=quality, dpi=(dpi, dpi), optimize=True
                 )
-            files.append({"page": index + 1, "file": name, "size": list(image.size)})
+            files.append(
+                {
+                    "page": index + 1,
+                    "file": name,
+                    "size": list(image.size),
+                    "dpi": round(scale * 72),
+                }
+            )
             page.close()
     finally:
         document.close()
