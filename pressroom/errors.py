@@ -271,6 +271,12 @@ class NoTextLayerError(PressroomError):
         "The PDF has no text to read (a scanned document?): run it through OCR first "
         "(POST /api/ocr), then use the searchable PDF."
     )
+class PageRangeError(PressroomError):
+    """The ``pages`` option asks for pages the document does not have."""
+
+    code = "INVALID_PAGE_RANGE"
+    http_status = 422
+    default_message = "The page range does not fit the document."
 
 
 ERROR_CLASSES: tuple[type[PressroomError], ...] = tuple(

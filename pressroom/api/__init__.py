@@ -8,6 +8,7 @@ from pressroom.api import (
     ai,
     capabilities,
     compress,
+    convert,
     extraction,
     health,
     jobs,
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         openapi,
         ai,
         extraction,
+        convert,
     )
     for module in blueprints:
         app.register_blueprint(module.bp)

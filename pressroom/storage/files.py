@@ -44,6 +44,9 @@ EXTENSIONS = {
     sniff.JPEG: ".jpg",
     sniff.TIFF: ".tif",
     sniff.TEXT: ".txt",
+    sniff.ZIP: ".zip",
+    sniff.OLE: ".ole",
+    sniff.RTF: ".rtf",
 }
 
 

@@ -27,6 +27,7 @@ TASK_MODULES = [
     "pressroom.tasks.maintenance",
     "pressroom.tasks.ai",
     "pressroom.tasks.extraction",
+    "pressroom.tasks.conversion",
 ]
 
 REAP_TASK = "pressroom.maintenance.reap_stuck_jobs"
