@@ -271,6 +271,8 @@ class NoTextLayerError(PressroomError):
         "The PDF has no text to read (a scanned document?): run it through OCR first "
         "(POST /api/ocr), then use the searchable PDF."
     )
+
+
 class PageRangeError(PressroomError):
     """The ``pages`` option asks for pages the document does not have."""
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from pressroom.api.schemas import CompressForm, PreviewForm, parse
 from pressroom.api.spec import Operation, component, declare, success_envelope
-from pressroom.api.submission import allow_bulk_body, runtime, submit_upload
+from pressroom.api.submission import allow_bulk_body, answer_preview, submit_upload
 from pressroom.engines.isolated import run_module
-from pressroom.errors import MissingFileError
 from pressroom.jobs.states import TaskType
 from pressroom.services.compression import PRESETS
 
@@ -148,18 +147,10 @@ def compress_bulk() -> Response:
 def compress_preview() -> Response:
     """Estimated size per level, answered at once (no job)."""
     form: PreviewForm = parse(PreviewForm, request.form.to_dict())
-    rt = runtime()
-    upload = request.files.get("file")
-    if upload is None or upload.filename is None:
-        raise MissingFileError()
-    staged = rt.files.stage_upload(upload.stream, upload.filename, password=form.password)
-    try:
-        args: list[str | Path] = [staged.path]
-        if form.password:
-            args += ["--password", form.password]
-        estimate = run_module(
-            "pressroom.services.compression_preview", args, timeout=PREVIEW_TIMEOUT
-        )
-    finally:
-        staged.discard()
-    return jsonify({"status": "success", "data": {"filename": staged.display_name, **estimate}})
+    extra: list[str | Path] = ["--password", form.password] if form.password else []
+    return answer_preview(
+        lambda path: run_module(
+            "pressroom.services.compression_preview", [path, *extra], timeout=PREVIEW_TIMEOUT
+        ),
+        password=form.password,
+    )

@@ -16,15 +16,14 @@ lists each format's fields.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 from pydantic import Field, model_validator
 
 from pressroom.api.schemas import FormModel, JsonObject, PasswordForm, parse
 from pressroom.api.spec import Operation, component, declare, success_envelope
-from pressroom.api.submission import runtime, submit_upload
+from pressroom.api.submission import answer_preview, runtime, submit_upload
 from pressroom.errors import MissingFileError, UnsupportedFileTypeError, ValidationError
 from pressroom.jobs.states import TaskType
 from pressroom.services.conversion.options import FORMATS, options_schemas
@@ -223,16 +222,10 @@ def convert_preview() -> Response:
     """Pages, tables and pictures found, and each format's estimated size and
     time, measured on a sample of pages; answered at once (no job)."""
     form: ConvertPreviewForm = parse(ConvertPreviewForm, request.form.to_dict())
-    rt = runtime()
-    upload = request.files.get("file")
-    if upload is None or upload.filename is None:
-        raise MissingFileError()
-    staged = rt.files.stage_upload(upload.stream, upload.filename, password=form.password)
-    try:
-        service = ConversionService(engine_timeout=rt.settings.engine_timeout_seconds)
-        estimate = service.get_conversion_preview(
-            Path(staged.path), password=form.password, timeout=PREVIEW_TIMEOUT
-        )
-    finally:
-        staged.discard()
-    return jsonify({"status": "success", "data": {"filename": staged.display_name, **estimate}})
+    service = ConversionService(engine_timeout=runtime().settings.engine_timeout_seconds)
+    return answer_preview(
+        lambda path: service.get_conversion_preview(
+            path, password=form.password, timeout=PREVIEW_TIMEOUT
+        ),
+        password=form.password,
+    )

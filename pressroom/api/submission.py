@@ -20,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, url_for
@@ -327,3 +329,24 @@ def _create_and_publish(
         rt.ops.delete_job(job_id)
         raise
     return accepted(job)
+
+
+def answer_preview(
+    estimate: Callable[[Path], dict[str, Any]],
+    *,
+    password: str | None = None,
+    accept: tuple[str, ...] = (sniff.PDF,),
+) -> Response:
+    """A preview: the request's ``file`` staged (with the same checks as a
+    submission), ``estimate(path)`` answered at once (no job), the file
+    discarded whatever happens."""
+    rt = runtime()
+    upload = request.files.get("file")
+    if upload is None or upload.filename is None:
+        raise MissingFileError()
+    staged = rt.files.stage_upload(upload.stream, upload.filename, accept=accept, password=password)
+    try:
+        found = estimate(Path(staged.path))
+    finally:
+        staged.discard()
+    return jsonify({"status": "success", "data": {"filename": staged.display_name, **found}})
