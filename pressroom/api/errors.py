@@ -22,9 +22,11 @@ from pressroom.errors import (
     MethodNotAllowedError,
     NotFoundError,
     PressroomError,
+    RateLimitedError,
     ServiceUnavailableError,
     ValidationError,
 )
+from pressroom.logging import bind_log_context
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -35,6 +37,7 @@ def request_id() -> str:
     if rid is None:
         supplied = request.headers.get("X-Request-ID", "")
         rid = g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        bind_log_context(request_id=rid)
     return rid
 
 
@@ -53,6 +56,8 @@ def error_response(error: PressroomError) -> Response:
     response.status_code = error.http_status
     if error.http_status == 503:
         response.headers["Retry-After"] = "5"
+    if error.http_status == 429:
+        response.headers["Retry-After"] = str(int((error.details or {}).get("retry_after", 1)))
     return response
 
 
@@ -63,6 +68,10 @@ def _from_http(exc: HTTPException) -> PressroomError:
         return NotFoundError()
     if isinstance(exc, MethodNotAllowed):
         return MethodNotAllowedError(allowed=sorted(exc.valid_methods or []))
+    if exc.code == 429:  # Flask-Limiter's RateLimitExceeded
+        from pressroom.api.access import retry_after_seconds
+
+        return RateLimitedError(retry_after=retry_after_seconds(), limit=exc.description)
     error = ValidationError(exc.description or "Bad request.")
     if exc.code and 400 <= exc.code < 500:
         error.http_status = exc.code  # type: ignore[misc]

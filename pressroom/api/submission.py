@@ -25,6 +25,8 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, url_for
 from werkzeug.datastructures import FileStorage
 
+from pressroom.access.ids import public_job_id
+from pressroom.api.access import admit
 from pressroom.db.models import Job
 from pressroom.errors import (
     EngineTimeoutError,
@@ -72,7 +74,7 @@ def accepted(job: Job, *, replay: bool = False) -> Response:
         }
     )
     response.status_code = 202
-    response.headers["Location"] = url_for("jobs.get_job", job_id=job.id)
+    response.headers["Location"] = url_for("jobs.get_job", job_id=public_job_id(job))
     return response
 
 
@@ -227,7 +229,6 @@ def submit_upload(
     *,
     job_id: str | None,
     accept: tuple[str, ...] = (sniff.PDF,),
-    owner: str | None = None,
     many: bool = False,
 ) -> Response:
     """Stage the request's upload(s), create the job, move the files, publish.
@@ -236,12 +237,17 @@ def submit_upload(
     request's error. ``many=True`` (bulk): the files in ``files`` (or
     ``file``, repeated), at most ``bulk_max_files``, at most
     ``bulk_max_total_mb`` together; see the module's docstring for bad files.
+
+    The access rules (owner, scoped ``job_id``, ``callback_url``, open-jobs
+    limit) come from ``pressroom.api.access.admit``, checked before the
+    upload is staged.
     """
     rt = runtime()
+    admission = admit(options, job_id)  # takes callback_url out of options
     uploads = _stage_many(rt, options, accept) if many else _stage_one(rt, options, accept)
     try:
-        job_id = job_id or str(uuid.uuid4())
-        input_data: dict[str, Any] = {"options": options}
+        job_id = admission.row_id
+        input_data: dict[str, Any] = {"options": options, **admission.input_fields()}
         moves: list[tuple[str, StagedUpload]] = []
         if many:
             entries = _describe_many(rt, job_id, uploads)
@@ -265,7 +271,7 @@ def submit_upload(
         ).hexdigest()
         task_id = str(uuid.uuid4())
         job, created = rt.ops.create_job_safely(
-            job_id, task_type, input_data, owner=owner, celery_task_id=task_id
+            job_id, task_type, input_data, celery_task_id=task_id, **admission.create_kwargs()
         )
         if not created:
             return accepted(job, replay=True)
