@@ -18,9 +18,13 @@ from typing import Any
 
 from celery import Celery
 from kombu import Queue as KombuQueue
+from kombu.transport import TRANSPORT_ALIASES
 
 from pressroom.config import Settings, get_settings
 from pressroom.jobs.states import QUEUE_OF, Queue
+
+# the embedded broker writes each message atomically (see fs_broker)
+TRANSPORT_ALIASES["filesystem"] = "pressroom.tasks.fs_broker:Transport"
 
 TASK_MODULES = [
     "pressroom.tasks.compression",
