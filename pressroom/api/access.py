@@ -159,7 +159,7 @@ def init_access(app: Flask, settings: Settings) -> None:
         default_limits_exempt_when=_not_a_submission,
         storage_uri=settings.rate_limit_storage,
         strategy="moving-window",
-        headers_enabled=True,
+        headers_enabled=False,  # written below, so Retry-After is ours alone
         swallow_errors=True,  # a storage outage must not take the API down
         enabled=settings.rate_limit_enabled,
         key_prefix="pressroom",
@@ -187,7 +187,12 @@ def init_access(app: Flask, settings: Settings) -> None:
         )
 
     @app.after_request
-    def _security_headers(response: Response) -> Response:
+    def _headers(response: Response) -> Response:
+        current = limiter.current_limit if limiter.enabled else None
+        if current is not None:
+            response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
+            response.headers["X-RateLimit-Remaining"] = str(current.remaining)
+            response.headers["X-RateLimit-Reset"] = str(int(current.reset_at))
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response

@@ -304,10 +304,12 @@ def deliver(
     return "retry"
 
 
-def sweep(settings: Settings, store: WebhookStore, celery: Celery) -> dict[str, int]:
+def sweep(
+    settings: Settings, store: WebhookStore, celery: Celery, *, grace: timedelta = SWEEP_GRACE
+) -> dict[str, int]:
     """Re-publish deliveries whose message was lost; forget old finished ones."""
     now = utcnow()
-    lost = store.overdue(now - SWEEP_GRACE)
+    lost = store.overdue(now - grace)
     if lost:
         publish(celery, lost)
     purged = store.purge_finished(now - timedelta(hours=settings.job_retention_hours))
