@@ -31,18 +31,18 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
 from pressroom.api.submission import runtime
 from pressroom.db.models import Job, WebhookDelivery, WorkerHeartbeat, utcnow
 from pressroom.jobs.states import JobStatus, Queue
 from pressroom.runtime import Runtime
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 bp = Blueprint("metrics", __name__)
 
@@ -82,6 +82,8 @@ class DatabaseCollector:
         self.rt = rt
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
         ops, now = self.rt.ops, utcnow()
 
         jobs = GaugeMetricFamily(
@@ -169,6 +171,8 @@ class DatabaseCollector:
         yield GaugeMetricFamily("pressroom_stored_bytes", "Bytes in storage.", value=size)
 
     def _durations(self, now: Any) -> Metric:
+        from prometheus_client.core import GaugeHistogramMetricFamily
+
         family = GaugeHistogramMetricFamily(
             "pressroom_job_duration_seconds",
             "Run time of the jobs completed in the last hour.",
@@ -197,6 +201,10 @@ def ops_rows(rt: Runtime, since: Any) -> list[Any]:
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    # imported here: the API boots faster, and only scrapes pay for it
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(runtime()))  # type: ignore[arg-type]
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
