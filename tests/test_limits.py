@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from pressroom.api import create_app
-from pressroom.errors import ImageTooLargeError, TooManyPagesError
+from pressroom.errors import EngineError, ImageTooLargeError, TooManyPagesError
 from pressroom.runtime import Runtime
 from pressroom.storage import sniff
 from pressroom.tasks.base import classify
@@ -188,11 +188,19 @@ def test_no_internals_in_any_answer(isolated_backend: Backend) -> None:
         raise RuntimeError(f"boom in {settings.data_dir}/secret.py")
 
     app.add_url_rule("/api/test-explode", "explode", explode)
+
+    def engine_error() -> str:
+        raise EngineError(detail=f"FileNotFoundError: '{settings.data_dir}/tmp/job-1/in.pdf'")
+
+    app.add_url_rule("/api/test-engine-error", "engine_error", engine_error)
     client = app.test_client()
     crashed = client.get("/api/test-explode")
     assert crashed.status_code == 500 and error_code(crashed) == "INTERNAL_ERROR"
     health = client.get("/api/health")
-    for answer in (crashed, health, client.get("/api/openapi.json")):
+    engine = client.get("/api/test-engine-error")
+    assert engine.status_code == 422
+    assert engine.json["error"]["details"]["detail"] == "FileNotFoundError: '<path>'"  # type: ignore[index]
+    for answer in (crashed, health, engine, client.get("/api/openapi.json")):
         text = answer.get_data(as_text=True)
         for secret in (str(settings.data_dir), "hunter2", "redis://", "Traceback", "s3cret"):
             assert secret not in text

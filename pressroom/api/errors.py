@@ -30,6 +30,20 @@ from pressroom.logging import bind_log_context
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+#: an absolute file path (two parts or more), not the path of a URL
+_SERVER_PATH = re.compile(r"(?<![\w:/.])/(?:[^\s'\"/:]+/)+[^\s'\",:]*")
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with server paths replaced: an engine's message (a details
+    entry) may name a file on the server, and an answer must never show one."""
+    if isinstance(value, str):
+        return _SERVER_PATH.sub("<path>", value)
+    if isinstance(value, dict):
+        return {key: scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(item) for item in value]
+    return value
 
 
 def request_id() -> str:
@@ -48,7 +62,11 @@ def now_iso() -> str:
 def error_response(error: PressroomError) -> Response:
     body: dict[str, Any] = {
         "success": False,
-        "error": {"code": error.code, "message": error.message, "details": error.details or {}},
+        "error": {
+            "code": error.code,
+            "message": scrub(error.message),
+            "details": scrub(error.details or {}),
+        },
         "timestamp": now_iso(),
         "request_id": request_id(),
     }
