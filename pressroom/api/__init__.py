@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from pressroom.api import capabilities, compress, health, jobs, metrics, openapi
+from pressroom.api import ai, capabilities, compress, health, jobs, metrics, openapi
 from pressroom.api.access import init_access
 from pressroom.api.errors import register_error_handlers
 from pressroom.api.submission import FORM_OVERHEAD
@@ -25,6 +25,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["pressroom"] = Runtime.build(settings)
     register_error_handlers(app)
     init_access(app, settings)  # rate limits, API keys, CORS, security headers
-    for module in (compress, jobs, health, capabilities, openapi, metrics):
+    for module in (compress, jobs, health, capabilities, openapi, ai, metrics):
         app.register_blueprint(module.bp)
     return app

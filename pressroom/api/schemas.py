@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Json
 from pydantic import ValidationError as PydanticValidationError
 
 from pressroom.errors import InvalidJobIdError, ValidationError
@@ -101,3 +101,87 @@ def parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise ValidationError(
             "Some fields are missing or invalid.", errors=problems, allowed_fields=allowed
         ) from None
+
+
+# -- AI ------------------------------------------------------------------------------
+#: a language as a code (``de``, ``pt-BR``) or a name (``German``)
+LANGUAGE_PATTERN = r"^[A-Za-z][A-Za-z -]{1,39}$"
+MODEL_FIELD = Field(
+    None,
+    max_length=200,
+    description="A model of the server's allow-list (see the capabilities); default: "
+    "the server's default model.",
+)
+
+
+class SummarizeOptions(BaseModel):
+    """``options`` of POST /api/ai/summarize."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    style: Literal[
+        "concise", "detailed", "academic", "casual", "professional", "bullet_points", "executive"
+    ] = Field("concise", description="Tone and layout of the summary.")
+    maxLength: Literal["short", "medium", "long"] = Field(
+        "medium", description="About 80, 200 or 400 words (at most 40% of the text)."
+    )
+    includeKeyPoints: bool = Field(True, description="Also list the key points.")
+    language: str | None = Field(
+        None,
+        pattern=LANGUAGE_PATTERN,
+        description="Language of the summary; default: the text's (needs a provider to differ).",
+    )
+    model: str | None = MODEL_FIELD
+
+
+class TranslateOptions(BaseModel):
+    """``options`` of POST /api/ai/translate."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    quality: Literal["fast", "balanced", "high"] = Field(
+        "balanced", description="Speed against care (temperature and instructions)."
+    )
+    preserveFormatting: bool = Field(
+        False,
+        description="Keep every line (lists, tables, indentation); otherwise paragraphs are "
+        "kept and the lines inside them reflowed.",
+    )
+    model: str | None = MODEL_FIELD
+
+
+class _TextRequest(FormModel):
+    """A JSON body with the text to work on; the text is kept as sent (not stripped)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    text: str = Field(
+        min_length=1,
+        pattern=r"\S",
+        description="The text (at most PRESSROOM_AI_MAX_TEXT_CHARS characters; 413 above).",
+    )
+
+
+class SummarizeRequest(_TextRequest):
+    """JSON body of POST /api/ai/summarize (or send a PDF as multipart ``file``)."""
+
+    options: SummarizeOptions | None = Field(None, description="How to summarize.")
+
+
+class TranslateRequest(_TextRequest):
+    """JSON body of POST /api/ai/translate (or send a PDF as multipart ``file``)."""
+
+    target_language: str = Field(
+        pattern=LANGUAGE_PATTERN, description="Language to translate into: a code or a name."
+    )
+    options: TranslateOptions | None = Field(None, description="How to translate.")
+
+
+class SummarizeUploadForm(FormModel):
+    """Multipart form of POST /api/ai/summarize with a PDF in ``file``."""
+
+    options: Json[SummarizeOptions] | None = Field(None, description="JSON: how to summarize.")
+
+
+class TranslateUploadForm(FormModel):
+    """Multipart form of POST /api/ai/translate with a PDF in ``file``."""
+
+    target_language: str = Field(pattern=LANGUAGE_PATTERN)
+    options: Json[TranslateOptions] | None = Field(None, description="JSON: how to translate.")

@@ -65,6 +65,8 @@ class Operation:
     aliases: tuple[str, ...] = ()
     #: facts for the capabilities endpoint beyond the fields (languages, engines...)
     capabilities: Callable[[], dict[str, Any]] | None = None
+    #: body "json" only: the multipart form of the alternative with a file (``accepts``)
+    upload_form: type[BaseModel] | None = None
 
     @property
     def queued(self) -> bool:
@@ -78,9 +80,36 @@ class Operation:
 
     def fields_schema(self) -> dict[str, Any]:
         """The JSON schema of the request's fields (without the file parts)."""
-        schema = self.form.model_json_schema()
-        schema.pop("title", None)
-        return schema
+        return self_contained(self.form)
+
+    def upload_fields_schema(self) -> dict[str, Any] | None:
+        """The JSON schema of the alternative multipart form, if there is one."""
+        return self_contained(self.upload_form) if self.upload_form else None
+
+
+def self_contained(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with nested models written in place: a ``$ref``
+    to ``#/$defs/...`` would point into the OpenAPI document's root, where
+    there is no ``$defs``."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                target = dict(defs[ref.rsplit("/", 1)[-1]])
+                target.pop("title", None)
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return inline({**target, **rest})
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    inlined.pop("title", None)
+    return inlined
 
 
 #: name -> operation, in declaration order

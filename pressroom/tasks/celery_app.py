@@ -29,6 +29,7 @@ TRANSPORT_ALIASES["filesystem"] = "pressroom.tasks.fs_broker:Transport"
 TASK_MODULES = [
     "pressroom.tasks.compression",
     "pressroom.tasks.maintenance",
+    "pressroom.tasks.ai",
     "pressroom.tasks.webhooks",
 ]
 
