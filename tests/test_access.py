@@ -185,3 +185,47 @@ def test_a_bulk_job_and_its_files_belong_to_the_key(
     assert answer.status_code == 202, answer.json
     assert client.get("/api/jobs/batch", headers=headers(bob)).status_code == 404
     assert client.get("/api/jobs/batch", headers=headers(alice)).status_code == 200
+
+
+def test_json_submissions_follow_the_same_rules(
+    isolated_backend: Backend, isolated_runtime: Runtime
+) -> None:
+    """The JSON path (AI endpoints) shares the admission: scoped job_id,
+    ownership, and the callback_url check."""
+    client = keyed(isolated_backend, webhook_allow_private=False)
+    _, alice = isolated_runtime.keys.create("alice")
+    _, bob = isolated_runtime.keys.create("bob")
+    body = {"text": "Pressroom keeps jobs apart. " * 20, "job_id": "summary-1"}
+    assert client.post("/api/ai/summarize", json=body).status_code == 401
+    mine = client.post("/api/ai/summarize", json=body, headers=headers(alice))
+    theirs = client.post("/api/ai/summarize", json=body, headers=headers(bob))
+    assert mine.status_code == theirs.status_code == 202, (mine.json, theirs.json)
+    assert (
+        len({isolated_runtime.ops.find_job(o, "summary-1").id for o in owners(isolated_runtime)})
+        == 2
+    )  # type: ignore[union-attr]
+    private = client.post(
+        "/api/ai/summarize",
+        json={"text": "x y z", "callback_url": "http://10.0.0.8/hook"},
+        headers=headers(alice),
+    )
+    assert private.status_code == 400 and error_code(private) == "CALLBACK_URL_NOT_ALLOWED"
+    kept = client.post(
+        "/api/ai/summarize",
+        json={"text": "a b c", "callback_url": "https://93.184.216.34/hook"},
+        headers=headers(alice),
+    )
+    assert kept.status_code == 202
+    job = isolated_runtime.ops.find_job(
+        _owner(isolated_runtime, "alice"), kept.json["data"]["job_id"]
+    )  # type: ignore[index]
+    assert job is not None and job.input_data["callback_url"] == "https://93.184.216.34/hook"
+    assert "callback_url" not in job.input_data["options"]
+
+
+def owners(rt: Runtime) -> list[str]:
+    return [info.id for info in rt.keys.list()]
+
+
+def _owner(rt: Runtime, name: str) -> str:
+    return next(info.id for info in rt.keys.list() if info.name == name)

@@ -222,11 +222,24 @@ class Admission:
         }
 
 
+def _callback_in_request() -> str | None:
+    """``callback_url`` as sent (a form field, or a member of the JSON body),
+    for endpoints whose options are built from a nested object; the request's
+    schema (``FormModel``) has already validated it."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        value = body.get("callback_url") if isinstance(body, dict) else None
+    else:
+        value = request.form.get("callback_url")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 def admit(options: dict[str, Any], job_id: str | None) -> Admission:
     """The access rules of one submission; takes ``callback_url`` out of
-    ``options`` (it is not an option of the operation) and checks it."""
+    ``options`` (it is not an option of the operation; or from the request
+    itself) and checks it."""
     settings = _runtime().settings
-    callback = options.pop("callback_url", None)
+    callback = options.pop("callback_url", None) or _callback_in_request()
     if callback:
         if not settings.webhook_secret:
             raise CallbackUrlNotAllowedError(
