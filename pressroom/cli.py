@@ -192,6 +192,52 @@ def reap() -> None:
     click.echo(json.dumps(asdict(reap_stuck_jobs(get_runtime()))))
 
 
+@main.group()
+def keys() -> None:
+    """API keys (used when PRESSROOM_AUTH=api_key)."""
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who or what the key is for.")
+@click.option("--json", "as_json", is_flag=True, help="Print the key and its token as JSON.")
+def keys_create(name: str, as_json: bool) -> None:
+    """Create a key and print its token (shown once: only its hash is stored)."""
+    from pressroom.runtime import get_runtime
+
+    info, token = get_runtime().keys.create(name)
+    if as_json:
+        click.echo(json.dumps({**info.as_dict(), "token": token}))
+        return
+    click.echo(f"Created {info.id} ({info.name}). Its token, shown only now:")
+    click.echo(token)
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+def keys_list(as_json: bool) -> None:
+    """List keys (ids and names; never tokens)."""
+    from pressroom.runtime import get_runtime
+
+    for info in get_runtime().keys.list():
+        if as_json:
+            click.echo(json.dumps(info.as_dict()))
+        else:
+            state = "active" if info.active else f"revoked {info.as_dict()['revoked_at']}"
+            click.echo(f"{info.id}\t{info.name}\t{state}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key: its next request is refused (401). Its jobs stay."""
+    from pressroom.runtime import get_runtime
+
+    info = get_runtime().keys.revoke(key_id)
+    if info is None:
+        raise click.ClickException(f"no key {key_id}")
+    click.echo(f"Revoked {info.id} ({info.name}).")
+
+
 def _safe_url(url: str) -> str:
     """A URL without its password, for logs."""
     from sqlalchemy.engine import make_url

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +76,51 @@ class Settings(BaseSettings):
     )
     heartbeat_interval_seconds: float = Field(10.0, description="Worker heartbeat period.")
     log_level: str = "INFO"
+    log_format: str = Field(
+        "json", description="Log line format: json (one object a line) or text."
+    )
+
+    # -- access, limits, webhooks (pressroom/access, pressroom/webhooks) ------
+    auth: Literal["none", "api_key"] = Field(
+        "none", description="none: job ids are the only capability; api_key: X-API-Key required."
+    )
+    job_list_without_auth: bool = Field(
+        False, description="With PRESSROOM_AUTH=none, let GET /api/jobs list every job."
+    )
+    rate_limit_enabled: bool = Field(True, description="Apply the rate limits below.")
+    rate_limit: str = Field(
+        "600 per minute", description="Requests per API key (or per address without a key)."
+    )
+    rate_limit_submit: str = Field(
+        "60 per minute", description="POSTs per submission endpoint per API key (or address)."
+    )
+    rate_limit_storage_url: str = Field(
+        "", description="Flask-Limiter storage; default: the broker's Redis, else memory://."
+    )
+    max_pages: int = Field(2000, ge=1, description="Most pages in one uploaded PDF (413 above).")
+    max_image_pixels: int = Field(
+        178_956_970, ge=1, description="Most pixels in one image (decompression bombs refused)."
+    )
+    max_open_jobs_per_key: int = Field(
+        100, ge=1, description="Pending + processing jobs one API key may have (429 above)."
+    )
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed to call the API from a browser."
+    )
+    webhook_secret: str = Field(
+        "", description="HMAC-SHA256 key of webhook signatures; webhooks are refused without it."
+    )
+    webhook_allow_private: bool = Field(
+        False, description="Allow callback URLs that resolve to private or loopback addresses."
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Time-out of one delivery.")
+    webhook_max_attempts: int = Field(8, ge=1, description="Delivery attempts before giving up.")
+    webhook_backoff_seconds: float = Field(
+        15.0, ge=0, description="Delay before retry n is this times 2^(n-1) (capped at 1 h)."
+    )
+    webhook_sweep_seconds: float = Field(
+        30.0, gt=0, description="How often beat re-sends deliveries whose message was lost."
+    )
 
     ai_base_url: str = Field(
         "", description="OpenAI-compatible API root (.../v1); empty: the offline engine only."
@@ -123,6 +169,19 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * MB
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def rate_limit_storage(self) -> str:
+        """Where rate-limit counters live: shared Redis when there is one."""
+        if self.rate_limit_storage_url:
+            return self.rate_limit_storage_url
+        if self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return "memory://"
 
     @property
     def bulk_max_total_bytes(self) -> int:

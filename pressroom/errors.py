@@ -281,6 +281,60 @@ class PageRangeError(PressroomError):
     default_message = "The page range does not fit the document."
 
 
+# -- access, limits and webhooks (pressroom/access, pressroom/webhooks) --------
+class AuthRequiredError(PressroomError):
+    code = "AUTH_REQUIRED"
+    http_status = 401
+    default_message = "This server needs an API key: send it in the X-API-Key header."
+
+
+class InvalidApiKeyError(PressroomError):
+    code = "INVALID_API_KEY"
+    http_status = 401
+    default_message = "The API key is unknown or revoked."
+
+
+class RateLimitedError(PressroomError):
+    code = "RATE_LIMITED"
+    http_status = 429
+    retryable = True
+    default_message = "Too many requests; wait for the time in Retry-After and try again."
+
+
+class TooManyOpenJobsError(PressroomError):
+    code = "TOO_MANY_OPEN_JOBS"
+    http_status = 429
+    retryable = True
+    default_message = "This API key has too many unfinished jobs; wait for some to finish."
+
+
+class TooManyPagesError(PressroomError):
+    code = "TOO_MANY_PAGES"
+    http_status = 413
+    default_message = "The PDF has more pages than this server accepts."
+
+
+class ImageTooLargeError(PressroomError):
+    code = "IMAGE_TOO_LARGE"
+    http_status = 413
+    default_message = "The image has more pixels than this server accepts."
+
+
+class CallbackUrlNotAllowedError(PressroomError):
+    code = "CALLBACK_URL_NOT_ALLOWED"
+    http_status = 400
+    default_message = "The callback_url is not allowed: it must be a public http(s) address."
+
+
+class JobListDisabledError(PressroomError):
+    code = "JOB_LIST_DISABLED"
+    http_status = 403
+    default_message = (
+        "Listing jobs needs API keys (PRESSROOM_AUTH=api_key): without keys a job id is "
+        "its own capability."
+    )
+
+
 ERROR_CLASSES: tuple[type[PressroomError], ...] = tuple(
     cls
     for cls in list(globals().values())

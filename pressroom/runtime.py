@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import Celery
+from PIL import Image
 
+from pressroom.access.keys import KeyStore
 from pressroom.config import Settings, get_settings
 from pressroom.db.engine import dispose_engines, session_factory
 from pressroom.jobs.operations import JobOperations
 from pressroom.storage.backend import LocalStorage
 from pressroom.storage.files import FileManagementService
+from pressroom.webhooks.delivery import WebhookStore
 
 
 @dataclass(frozen=True)
@@ -24,12 +27,18 @@ class Runtime:
     files: FileManagementService
     #: the Celery app used to publish messages (configured from ``settings``)
     celery: Celery
+    keys: KeyStore
+    webhooks: WebhookStore
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         settings.ensure_dirs()
+        # decompression bombs: Pillow refuses images above this in every
+        # process that builds a runtime (API, workers)
+        Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+        sessions = session_factory(settings)
         ops = JobOperations(
-            session_factory(settings),
+            sessions,
             result_retention=timedelta(hours=settings.result_retention_hours),
         )
         files = FileManagementService(
@@ -37,11 +46,22 @@ class Runtime:
             settings.data_dir / "tmp",
             max_upload_bytes=settings.max_upload_bytes,
             engine_timeout=min(60, settings.engine_timeout_seconds),
+            max_pages=settings.max_pages,
+            max_image_pixels=settings.max_image_pixels,
         )
         from pressroom.tasks.celery_app import make_celery
+        from pressroom.webhooks.delivery import publish
 
         celery = make_celery(settings, set_as_current=False, include_tasks=False)
-        return cls(settings=settings, ops=ops, files=files, celery=celery)
+        ops.on_deliveries = lambda ids: publish(celery, ids)
+        return cls(
+            settings=settings,
+            ops=ops,
+            files=files,
+            celery=celery,
+            keys=KeyStore(sessions),
+            webhooks=WebhookStore(sessions),
+        )
 
 
 _lock = threading.Lock()

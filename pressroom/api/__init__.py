@@ -12,8 +12,10 @@ from pressroom.api import (
     extraction,
     health,
     jobs,
+    metrics,
     openapi,
 )
+from pressroom.api.access import init_access
 from pressroom.api.errors import register_error_handlers
 from pressroom.api.submission import FORM_OVERHEAD
 from pressroom.api.uploads import UploadRequest
@@ -32,12 +34,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["pressroom"] = Runtime.build(settings)
     register_error_handlers(app)
+    init_access(app, settings)  # rate limits, API keys, CORS, security headers
     blueprints = (
         compress,
         jobs,
         health,
         capabilities,
         openapi,
+        metrics,
         ai,
         extraction,
         convert,

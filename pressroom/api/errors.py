@@ -22,12 +22,28 @@ from pressroom.errors import (
     MethodNotAllowedError,
     NotFoundError,
     PressroomError,
+    RateLimitedError,
     ServiceUnavailableError,
     ValidationError,
 )
+from pressroom.logging import bind_log_context
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+#: an absolute file path (two parts or more), not the path of a URL
+_SERVER_PATH = re.compile(r"(?<![\w:/.])/(?:[^\s'\"/:]+/)+[^\s'\",:]*")
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with server paths replaced: an engine's message (a details
+    entry) may name a file on the server, and an answer must never show one."""
+    if isinstance(value, str):
+        return _SERVER_PATH.sub("<path>", value)
+    if isinstance(value, dict):
+        return {key: scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(item) for item in value]
+    return value
 
 
 def request_id() -> str:
@@ -35,6 +51,7 @@ def request_id() -> str:
     if rid is None:
         supplied = request.headers.get("X-Request-ID", "")
         rid = g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        bind_log_context(request_id=rid)
     return rid
 
 
@@ -45,7 +62,11 @@ def now_iso() -> str:
 def error_response(error: PressroomError) -> Response:
     body: dict[str, Any] = {
         "success": False,
-        "error": {"code": error.code, "message": error.message, "details": error.details or {}},
+        "error": {
+            "code": error.code,
+            "message": scrub(error.message),
+            "details": scrub(error.details or {}),
+        },
         "timestamp": now_iso(),
         "request_id": request_id(),
     }
@@ -53,6 +74,8 @@ def error_response(error: PressroomError) -> Response:
     response.status_code = error.http_status
     if error.http_status == 503:
         response.headers["Retry-After"] = "5"
+    if error.http_status == 429:
+        response.headers["Retry-After"] = str(int((error.details or {}).get("retry_after", 1)))
     return response
 
 
@@ -63,6 +86,10 @@ def _from_http(exc: HTTPException) -> PressroomError:
         return NotFoundError()
     if isinstance(exc, MethodNotAllowed):
         return MethodNotAllowedError(allowed=sorted(exc.valid_methods or []))
+    if exc.code == 429:  # Flask-Limiter's RateLimitExceeded
+        from pressroom.api.access import retry_after_seconds
+
+        return RateLimitedError(retry_after=retry_after_seconds(), limit=exc.description)
     error = ValidationError(exc.description or "Bad request.")
     if exc.code and 400 <= exc.code < 500:
         error.http_status = exc.code  # type: ignore[misc]

@@ -9,11 +9,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file, stream_with_context
 
+from pressroom.api.access import caller_owner
 from pressroom.api.schemas import JobListQuery, parse
 from pressroom.api.submission import runtime
 from pressroom.db.models import Job, utcnow
 from pressroom.errors import (
     InvalidTransitionError,
+    JobListDisabledError,
     JobNotFoundError,
     JobNotReadyError,
     NoResultFileError,
@@ -38,17 +40,25 @@ def _ok(data: Any, message: str | None = None) -> Response:
 
 
 def load_job(job_id: str) -> Job:
-    job = runtime().ops.get_job(job_id)
-    if job is None:  # later: also when the caller does not own it
+    """The caller's job ``job_id``; another owner's job is a 404, like a
+    job that never existed (pressroom.access.ids)."""
+    job = runtime().ops.find_job(caller_owner(), job_id)
+    if job is None:
         raise JobNotFoundError(job_id=job_id)
     return job
 
 
 @bp.get("")
 def list_jobs() -> Response:
+    """The caller's jobs. Without API keys there is no caller to list for: a
+    job id is its own capability, so listing every job is refused unless
+    PRESSROOM_JOB_LIST_WITHOUT_AUTH allows it (a single-user server)."""
     query: JobListQuery = parse(JobListQuery, request.args.to_dict())
+    settings = runtime().settings
+    if settings.auth == "none" and not settings.job_list_without_auth:
+        raise JobListDisabledError()
     rows, total = runtime().ops.list_jobs(
-        owner=None, status=query.status, limit=query.limit, offset=query.offset
+        owner=caller_owner(), status=query.status, limit=query.limit, offset=query.offset
     )
     return _ok(
         {
@@ -98,25 +108,26 @@ def delete_job(job_id: str) -> Response:
     """Cancel a pending or running job; delete the files of a finished one."""
     rt = runtime()
     job = load_job(job_id)
+    row_id = job.id
     if not job.is_terminal:
         try:
             job = rt.ops.update_job_status_safely(
-                job_id, JobStatus.CANCELLED, error=("JOB_CANCELLED", "Cancelled by the client.")
+                row_id, JobStatus.CANCELLED, error=("JOB_CANCELLED", "Cancelled by the client.")
             )
         except InvalidTransitionError:
             job = load_job(job_id)  # it finished meanwhile: fall through to deletion
         else:
-            rt.files.delete_input(job_id)
+            rt.files.delete_input(row_id)
             return _ok(job_view(job), "Job cancelled")
-    rt.files.delete_job_files(job_id)
-    rt.ops.mark_files_deleted(job_id)
+    rt.files.delete_job_files(row_id)
+    rt.ops.mark_files_deleted(row_id)
     return _ok(job_view(load_job(job_id)), "Job files deleted")
 
 
 @bp.get("/<job_id>/events")
 def events(job_id: str) -> Response:
     """Server-sent events: a ``progress`` event per change, ``end`` when terminal."""
-    load_job(job_id)
+    row_id = load_job(job_id).id
     ops = runtime().ops
 
     def stream() -> Iterator[str]:
@@ -124,7 +135,7 @@ def events(job_id: str) -> Response:
         last: str | None = None
         started = last_sent = time.monotonic()
         while time.monotonic() - started < STREAM_SECONDS:
-            job = ops.get_job(job_id)
+            job = ops.get_job(row_id)
             if job is None:
                 yield f"event: error\ndata: {json.dumps({'code': 'JOB_NOT_FOUND'})}\n\n"
                 return

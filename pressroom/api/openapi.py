@@ -154,6 +154,8 @@ def document() -> dict[str, Any]:
             "version": "0.1.0",
             "description": "Self-hosted PDF processing: every request becomes a job.",
         },
+        # a key is needed only with PRESSROOM_AUTH=api_key (docs/api.md#authentication)
+        "security": [{}, {"ApiKey": []}],
         "paths": {
             **_operation_paths(),
             **GET_PATHS,
@@ -234,6 +236,7 @@ def document() -> dict[str, Any]:
             },
         },
         "components": {
+            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
             "schemas": {
                 "Job": job_view,
                 "JobEnvelope": success_envelope({"$ref": "#/components/schemas/Job"}),
@@ -256,7 +259,7 @@ def document() -> dict[str, Any]:
                     },
                     "required": ["success", "error", "timestamp", "request_id"],
                 },
-            }
+            },
         },
     }
 

@@ -45,6 +45,14 @@ class FormModel(BaseModel):
         pattern=JOB_ID_PATTERN,
         description="Client-chosen id; makes the submission idempotent.",
     )
+    callback_url: str | None = Field(
+        None,
+        max_length=2048,
+        description=(
+            "http(s) URL that gets a signed POST of the job view when the job ends "
+            "(completed, failed or cancelled). Private addresses are refused."
+        ),
+    )
 
 
 class PasswordForm(BaseModel):

@@ -23,18 +23,22 @@ Body = Literal["file", "files", "json"]
 
 #: the error answers every upload submission can give
 UPLOAD_ERRORS = {
-    "400": "Missing or invalid field, or an empty file",
+    "400": "Missing or invalid field, an empty file, or a refused callback_url",
+    "401": "API key missing or invalid (PRESSROOM_AUTH=api_key)",
     "409": "job_id used by a different job",
     "413": "Upload too large",
     "415": "File type not accepted",
     "422": "Damaged or encrypted PDF",
+    "429": "Rate limit or open-jobs limit reached (see Retry-After)",
     "503": "Queue unavailable",
 }
 #: the error answers every JSON submission can give
 JSON_ERRORS = {
-    "400": "Missing or invalid field",
+    "400": "Missing or invalid field, or a refused callback_url",
+    "401": "API key missing or invalid (PRESSROOM_AUTH=api_key)",
     "409": "job_id used by a different job",
     "413": "Body too large",
+    "429": "Rate limit or open-jobs limit reached (see Retry-After)",
     "503": "Queue unavailable",
 }
 

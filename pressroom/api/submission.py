@@ -28,6 +28,8 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, url_for
 from werkzeug.datastructures import FileStorage
 
+from pressroom.access.ids import public_job_id
+from pressroom.api.access import Admission, admit
 from pressroom.db.models import Job
 from pressroom.errors import (
     EngineTimeoutError,
@@ -75,7 +77,7 @@ def accepted(job: Job, *, replay: bool = False) -> Response:
         }
     )
     response.status_code = 202
-    response.headers["Location"] = url_for("jobs.get_job", job_id=job.id)
+    response.headers["Location"] = url_for("jobs.get_job", job_id=public_job_id(job))
     return response
 
 
@@ -230,7 +232,6 @@ def submit_upload(
     *,
     job_id: str | None,
     accept: tuple[str, ...] = (sniff.PDF,),
-    owner: str | None = None,
     many: bool = False,
 ) -> Response:
     """Stage the request's upload(s), create the job, move the files, publish.
@@ -239,12 +240,17 @@ def submit_upload(
     request's error. ``many=True`` (bulk): the files in ``files`` (or
     ``file``, repeated), at most ``bulk_max_files``, at most
     ``bulk_max_total_mb`` together; see the module's docstring for bad files.
+
+    The access rules (owner, scoped ``job_id``, ``callback_url``, open-jobs
+    limit) come from ``pressroom.api.access.admit``, checked before the
+    upload is staged.
     """
     rt = runtime()
+    admission = admit(options, job_id)  # takes callback_url out of options
     uploads = _stage_many(rt, options, accept) if many else _stage_one(rt, options, accept)
     try:
-        job_id = job_id or str(uuid.uuid4())
-        input_data: dict[str, Any] = {"options": options}
+        job_id = admission.row_id
+        input_data: dict[str, Any] = {"options": options, **admission.input_fields()}
         moves: list[tuple[str, StagedUpload]] = []
         if many:
             entries = _describe_many(rt, job_id, uploads)
@@ -263,7 +269,7 @@ def submit_upload(
             input_data.update(_describe_one(rt, job_id, staged))
             content = staged.sha256
             moves = [(input_data["input_key"], staged)]
-        return _create_and_publish(rt, task_type, job_id, input_data, content, moves, owner)
+        return _create_and_publish(rt, task_type, admission, input_data, content, moves)
     finally:
         _discard(uploads)
 
@@ -274,24 +280,24 @@ def submit_json(
     *,
     job_id: str | None,
     text: str | None = None,
-    owner: str | None = None,
 ) -> Response:
     """The same path for a request whose input came in a JSON body: ``text``
     (if any) is staged and stored as the job's input file (``text/plain``,
     UTF-8), exactly as an upload would be, so the row holds only options and
     keys, and retention deletes the text with the job's other files."""
     rt = runtime()
+    admission = admit(options, job_id)  # takes callback_url out of options
     staged = rt.files.stage_text(text) if text is not None else None
     try:
-        job_id = job_id or str(uuid.uuid4())
-        input_data: dict[str, Any] = {"options": options}
+        job_id = admission.row_id
+        input_data: dict[str, Any] = {"options": options, **admission.input_fields()}
         moves: list[tuple[str, StagedUpload]] = []
         content = ""
         if staged is not None:
             input_data.update(_describe_one(rt, job_id, staged))
             content = staged.sha256
             moves = [(input_data["input_key"], staged)]
-        return _create_and_publish(rt, task_type, job_id, input_data, content, moves, owner)
+        return _create_and_publish(rt, task_type, admission, input_data, content, moves)
     finally:
         if staged is not None:
             staged.discard()
@@ -300,11 +306,10 @@ def submit_json(
 def _create_and_publish(
     rt: Runtime,
     task_type: TaskType,
-    job_id: str,
+    admission: Admission,
     input_data: dict[str, Any],
     content: str,
     moves: list[tuple[str, StagedUpload]],
-    owner: str | None,
 ) -> Response:
     """The shared tail of every submission: the job row (idempotent on
     ``job_id``: same content and options, same job), the input files moved
@@ -314,9 +319,10 @@ def _create_and_publish(
     input_data["fingerprint"] = hashlib.sha256(
         (content + json.dumps(options, sort_keys=True)).encode()
     ).hexdigest()
+    job_id = admission.row_id
     task_id = str(uuid.uuid4())
     job, created = rt.ops.create_job_safely(
-        job_id, task_type, input_data, owner=owner, celery_task_id=task_id
+        job_id, task_type, input_data, celery_task_id=task_id, **admission.create_kwargs()
     )
     if not created:
         return accepted(job, replay=True)

@@ -101,6 +101,9 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     #: API key id that owns the job; NULL when authentication is off.
     owner: Mapped[str | None] = mapped_column(String(64))
+    #: The job_id its owner chose, when the row id had to be derived from it
+    #: (with API keys, a client's id is scoped to its key: pressroom.access.ids).
+    client_job_id: Mapped[str | None] = mapped_column(String(64))
     task_type: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING.value)
 
@@ -152,3 +155,47 @@ class WorkerHeartbeat(Base):
     queues: Mapped[list[str]] = mapped_column(JSON, default=list)
     pid: Mapped[int] = mapped_column(Integer)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ApiKey(Base):
+    """An API key. Only the SHA-256 of the token is kept: a key is 256 random
+    bits, so a fast unsalted hash is safe and lets a request find its key by
+    one indexed lookup."""
+
+    __tablename__ = "api_keys"
+
+    #: Public identifier (``key_`` + 12 hex); jobs' ``owner``; shown in listings.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: hex SHA-256 of the whole token
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookDelivery(Base):
+    """The pending (or finished) webhook of one terminal job: an outbox row,
+    inserted in the same transaction that made the job terminal, so a worker
+    that dies right after completing a job cannot lose its webhook."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("status", ["pending", "delivered", "failed"]), name="status_valid"),
+        # the sweeper: pending deliveries by due time
+        Index("ix_webhook_deliveries_status_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: one delivery per job: a job reaches a terminal state once
+    job_id: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    event: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: when a message for the next attempt was last published (sweeper skips fresh ones)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

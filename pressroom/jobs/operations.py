@@ -13,28 +13,34 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
+from pressroom.access import ids
 from pressroom.db.engine import WRITE
-from pressroom.db.models import Job, WorkerHeartbeat, utcnow
+from pressroom.db.models import ApiKey, Job, WebhookDelivery, WorkerHeartbeat, utcnow
 from pressroom.errors import (
     InvalidTransitionError,
     JobCancelledError,
     JobConflictError,
     JobNotFoundError,
     StaleAttemptError,
+    TooManyOpenJobsError,
     WorkerLostError,
 )
 from pressroom.jobs.states import QUEUE_OF, TERMINAL_STATUSES, JobStatus, TaskType, can_transition
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: ``session.info`` key: webhook deliveries created in this transaction
+_NEW_DELIVERIES = "pressroom_new_deliveries"
 
 #: SQLSTATEs worth retrying: serialization failure, deadlock.
 _RETRY_SQLSTATES = {"40001", "40P01"}
@@ -75,15 +81,23 @@ class JobOperations:
         self._sessions = sessions
         self._max_db_retries = max_db_retries
         self.result_retention = result_retention
+        #: called after the commit that queued webhook deliveries, with their
+        #: ids (the runtime publishes them; the sweeper covers a failed publish)
+        self.on_deliveries: Callable[[list[str]], None] | None = None
 
     # -- transaction plumbing -----------------------------------------------
     def _run(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one transaction, retrying transient conflicts."""
         for attempt in range(1, self._max_db_retries + 1):
             try:
-                with self._sessions() as session, session.begin():
-                    session.connection(execution_options={WRITE: True})
-                    return work(session)
+                with self._sessions() as session:
+                    with session.begin():
+                        session.connection(execution_options={WRITE: True})
+                        value = work(session)
+                    deliveries = session.info.pop(_NEW_DELIVERIES, None)
+                if deliveries and self.on_deliveries is not None:
+                    self._announce(deliveries)
+                return value
             except (OperationalError, DBAPIError) as exc:
                 if attempt == self._max_db_retries or not _is_retryable_db_error(exc):
                     raise
@@ -91,6 +105,13 @@ class JobOperations:
                 log.warning("job transaction retry %d after %s", attempt, exc.__class__.__name__)
                 time.sleep(delay)
         raise AssertionError("unreachable")
+
+    def _announce(self, deliveries: list[str]) -> None:
+        assert self.on_deliveries is not None
+        try:
+            self.on_deliveries(deliveries)
+        except Exception:  # the sweeper sends it later; the outcome is committed
+            log.warning("could not queue webhook deliveries %s", deliveries, exc_info=True)
 
     @staticmethod
     def _locked(session: Session, job_id: str) -> Job:
@@ -110,6 +131,8 @@ class JobOperations:
         *,
         owner: str | None = None,
         celery_task_id: str | None = None,
+        client_job_id: str | None = None,
+        max_open: int | None = None,
     ) -> tuple[Job, bool]:
         """Insert the job, or return the one already there with this id.
 
@@ -118,14 +141,22 @@ class JobOperations:
         the same job: a replay, not an error. Anything else under that id
         raises ``JobConflictError``. Race-safe: the primary key decides, and
         the loser of an insert race reads the winner's row.
+
+        ``max_open``: with an ``owner``, refuse (``TooManyOpenJobsError``) when
+        the owner already has that many pending or processing jobs. The
+        owner's key row is locked while counting, so two racing submissions
+        cannot both take the last place.
         """
         task_type = TaskType(task_type)
 
         def insert(session: Session) -> Job:
             now = utcnow()
+            if owner is not None and max_open is not None:
+                self._check_open_jobs(session, owner, max_open)
             job = Job(
                 id=job_id,
                 owner=owner,
+                client_job_id=client_job_id,
                 task_type=task_type.value,
                 status=JobStatus.PENDING.value,
                 progress_percentage=0,
@@ -146,6 +177,12 @@ class JobOperations:
         for _ in range(self._max_db_retries):
             try:
                 return self._run(insert), True
+            except TooManyOpenJobsError:
+                existing = self.get_job(job_id)  # a replay is no new job
+                if existing is None:
+                    raise
+                self._check_same_job(existing, task_type, owner, input_data)
+                return existing, False
             except IntegrityError:
                 existing = self.get_job(job_id)
                 if existing is None:  # deleted between our insert and read: try again
@@ -153,6 +190,26 @@ class JobOperations:
                 self._check_same_job(existing, task_type, owner, input_data)
                 return existing, False
         raise JobConflictError(job_id=job_id)
+
+    @staticmethod
+    def _check_open_jobs(session: Session, owner: str, max_open: int) -> None:
+        session.execute(select(ApiKey.id).where(ApiKey.id == owner).with_for_update())
+        open_jobs = session.execute(
+            select(func.count())
+            .select_from(Job)
+            .where(
+                Job.owner == owner,
+                Job.status.in_([JobStatus.PENDING.value, JobStatus.PROCESSING.value]),
+            )
+        ).scalar_one()
+        if open_jobs >= max_open:
+            raise TooManyOpenJobsError(
+                f"This API key has {open_jobs} unfinished jobs (the limit is {max_open}); "
+                "wait for some to finish.",
+                open_jobs=open_jobs,
+                limit=max_open,
+                retry_after=30,
+            )
 
     @staticmethod
     def _check_same_job(
@@ -260,6 +317,7 @@ class JobOperations:
             # a finished job needs no secret: do not keep it at rest
             options = {k: v for k, v in job.input_data["options"].items() if k != "password"}
             job.input_data = {**job.input_data, "options": options}
+        self._queue_webhook(job, status, now)
         if status == JobStatus.COMPLETED:
             job.progress_percentage = 100
             job.progress_stage = "done"
@@ -269,6 +327,28 @@ class JobOperations:
             job.progress_stage = status.value
             if error is not None:
                 job.error_code, job.error_message = error
+
+    @staticmethod
+    def _queue_webhook(job: Job, status: JobStatus, now: datetime) -> None:
+        """Every terminal transition passes here (completion, failure, cancel,
+        the reaper, claim past the attempt limit): a job with a callback_url
+        gets its delivery row in the same transaction as its outcome."""
+        url = job.input_data.get("callback_url") if isinstance(job.input_data, dict) else None
+        session = object_session(job)
+        if not url or session is None:
+            return
+        delivery = WebhookDelivery(
+            id=str(uuid.uuid4()),
+            job_id=job.id,
+            url=str(url),
+            event=f"job.{status.value}",
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(delivery)
+        session.info.setdefault(_NEW_DELIVERIES, []).append(delivery.id)
 
     # -- worker-side helpers (still one transaction each) ---------------------
     def claim(self, job_id: str, task_id: str, max_attempts: int) -> Job | None:
@@ -401,6 +481,15 @@ class JobOperations:
         with self._sessions() as session:
             return session.get(Job, job_id)
 
+    def find_job(self, owner: str | None, public_id: str) -> Job | None:
+        """The job ``owner`` knows as ``public_id`` (pressroom.access.ids), or None:
+        a job of another owner is as absent as a job that never existed."""
+        for row_id in ids.candidate_row_ids(owner, public_id):
+            job = self.get_job(row_id)
+            if job is not None and ids.visible_to(job, owner, public_id):
+                return job
+        return None
+
     def list_jobs(
         self,
         *,
@@ -422,6 +511,11 @@ class JobOperations:
                 .all()
             )
             return rows, total
+
+    def read(self, statement: Any) -> list[Any]:
+        """Rows of a read-only ``select`` (metrics, reports); never locks."""
+        with self._sessions() as session:
+            return list(session.execute(statement).all())
 
     def iter_ids(self, *conditions: Any, limit: int = 500) -> list[str]:
         with self._sessions() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pressroom.access.ids import public_job_id
 from pressroom.db.models import Job
 
 
@@ -29,8 +30,9 @@ def has_file(job: Job) -> bool:
 def job_view(job: Job, *, url_root: str = "/api") -> dict[str, Any]:
     terminal_failure = job.status in ("failed", "cancelled")
     downloadable = job.status == "completed" and has_file(job) and job.files_deleted_at is None
+    job_id = public_job_id(job)
     return {
-        "job_id": job.id,
+        "job_id": job_id,
         "task_type": job.task_type,
         "status": job.status,
         "progress": {
@@ -51,5 +53,5 @@ def job_view(job: Job, *, url_root: str = "/api") -> dict[str, Any]:
         "completed_at": _iso(job.finished_at),
         "expires_at": _iso(job.expires_at),
         "files_expired": job.files_deleted_at is not None,
-        "download_url": f"{url_root}/jobs/{job.id}/download" if downloadable else None,
+        "download_url": f"{url_root}/jobs/{job_id}/download" if downloadable else None,
     }

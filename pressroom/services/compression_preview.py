@@ -21,6 +21,7 @@ import pikepdf
 from pikepdf import Name, Pdf, PdfImage
 from PIL import Image
 
+from pressroom.config import get_settings
 from pressroom.services.compression import PRESETS
 from pressroom.services.pdf_images import MIN_GAIN, RESAMPLE_SLACK, drawn_sizes, encode_jpeg
 
@@ -129,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("src", type=Path)
     parser.add_argument("--password", default=None)
     args = parser.parse_args(argv)
+    Image.MAX_IMAGE_PIXELS = get_settings().max_image_pixels  # decompression bombs
     json.dump(estimate(args.src, password=args.password), sys.stdout)
     return 0
 

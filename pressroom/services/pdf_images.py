@@ -38,6 +38,8 @@ import pikepdf
 from pikepdf import Name, Pdf, PdfImage
 from PIL import Image
 
+from pressroom.config import get_settings
+
 #: keep a new encoding only below this fraction of the old stream's size
 MIN_GAIN = 0.9
 #: downsample only when the image is this much above the target resolution
@@ -390,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strip-metadata", action="store_true")
     parser.add_argument("--keep-images", action="store_true", help="only strip metadata")
     args = parser.parse_args(argv)
+    Image.MAX_IMAGE_PIXELS = get_settings().max_image_pixels  # decompression bombs
     settings = ImageSettings(
         args.dpi or None,
         None if args.keep_images else args.quality,

@@ -22,12 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from PIL import Image
+
 from pressroom.engines import qpdf
 from pressroom.errors import (
     EmptyFileError,
     FileTooLargeError,
+    ImageTooLargeError,
     InputMissingError,
     StorageError,
+    TooManyPagesError,
     UnsupportedFileTypeError,
 )
 from pressroom.storage import sniff
@@ -78,8 +82,17 @@ class StagedUpload:
 
 class FileManagementService:
     def __init__(
-        self, storage: Storage, staging_dir: Path, *, max_upload_bytes: int, engine_timeout: float
+        self,
+        storage: Storage,
+        staging_dir: Path,
+        *,
+        max_upload_bytes: int,
+        engine_timeout: float,
+        max_pages: int | None = None,
+        max_image_pixels: int | None = None,
     ) -> None:
+        self.max_pages = max_pages
+        self.max_image_pixels = max_image_pixels
         self.storage = storage
         self.staging_dir = staging_dir
         self.max_upload_bytes = max_upload_bytes
@@ -147,6 +160,15 @@ class FileManagementService:
             if mime == sniff.PDF:
                 info = qpdf.inspect(path, timeout=self.engine_timeout, password=password)
                 staged.pages = info.pages
+                if self.max_pages is not None and info.pages > self.max_pages:
+                    raise TooManyPagesError(
+                        f"The PDF has {info.pages} pages; this server takes at most "
+                        f"{self.max_pages}.",
+                        pages=info.pages,
+                        limit=self.max_pages,
+                    )
+            elif self.max_image_pixels is not None:
+                self._check_image_size(path)
             return staged
         except OSError as exc:
             path.unlink(missing_ok=True)
@@ -174,6 +196,26 @@ class FileManagementService:
             mime=sniff.TEXT,
             display_name=safe_display_name(display_name, "text.txt"),
         )
+
+    def _check_image_size(self, path: Path) -> None:
+        """Refuse an image whose declared size is above the pixel limit, from
+        its header alone (a decompression bomb is never decoded here)."""
+        assert self.max_image_pixels is not None
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Image.DecompressionBombError:
+            width, height = self.max_image_pixels + 1, 1
+        except (OSError, SyntaxError, ValueError):
+            return  # undecodable: the operation's engine reports it with its own code
+        if width * height > self.max_image_pixels:
+            raise ImageTooLargeError(
+                f"The image is {width} x {height} pixels; this server takes at most "
+                f"{self.max_image_pixels} pixels.",
+                width=width,
+                height=height,
+                limit=self.max_image_pixels,
+            )
 
     def _measure(self, stream: IO[bytes], out: IO[bytes] | None) -> tuple[int, str, bytes]:
         """Size, SHA-256 and first KiB of ``stream``, copied to ``out`` if given,

@@ -29,12 +29,14 @@ from typing import Any
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as KombuOperationalError
+from PIL import Image
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from pressroom.config import get_settings
 from pressroom.db.models import Job, utcnow
 from pressroom.errors import (
     BrokerUnavailableError,
+    ImageTooLargeError,
     InvalidTransitionError,
     JobCancelledError,
     PressroomError,
@@ -45,6 +47,7 @@ from pressroom.errors import (
 )
 from pressroom.jobs.progress import ProgressReporter
 from pressroom.jobs.states import QUEUE_OF, JobStatus, TaskType
+from pressroom.logging import job_log_context
 from pressroom.runtime import Runtime, get_runtime
 from pressroom.storage.tempfiles import TemporaryFileManager
 from pressroom.tasks.celery_app import job_task_name
@@ -104,6 +107,8 @@ def classify(exc: BaseException) -> PressroomError:
         return ServiceUnavailableError("The database was unavailable.")
     if isinstance(exc, KombuOperationalError):
         return BrokerUnavailableError()
+    if isinstance(exc, Image.DecompressionBombError):
+        return ImageTooLargeError(detail=str(exc)[:300])
     if isinstance(exc, OSError):
         return StorageError(detail=exc.strerror or str(exc))
     log.exception("unexpected error in a job", exc_info=exc)
@@ -225,7 +230,8 @@ def job_task(task_type: TaskType) -> Callable[[JobFunction], JobFunction]:
             ignore_result=True,
         )
         def run(self: Any, job_id: str) -> str:
-            return execute_job(task_type, fn, job_id, self.request.id)
+            with job_log_context(job_id):
+                return execute_job(task_type, fn, job_id, self.request.id)
 
         REGISTRY[task_type] = fn
         return fn

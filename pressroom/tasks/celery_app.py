@@ -18,9 +18,13 @@ from typing import Any
 
 from celery import Celery
 from kombu import Queue as KombuQueue
+from kombu.transport import TRANSPORT_ALIASES
 
 from pressroom.config import Settings, get_settings
 from pressroom.jobs.states import QUEUE_OF, Queue
+
+# the embedded broker writes each message atomically (see fs_broker)
+TRANSPORT_ALIASES["filesystem"] = "pressroom.tasks.fs_broker:Transport"
 
 TASK_MODULES = [
     "pressroom.tasks.compression",
@@ -28,10 +32,13 @@ TASK_MODULES = [
     "pressroom.tasks.ai",
     "pressroom.tasks.extraction",
     "pressroom.tasks.conversion",
+    "pressroom.tasks.webhooks",
 ]
 
 REAP_TASK = "pressroom.maintenance.reap_stuck_jobs"
 CLEANUP_TASK = "pressroom.maintenance.cleanup_expired"
+WEBHOOK_DELIVER_TASK = "pressroom.webhooks.deliver"
+WEBHOOK_SWEEP_TASK = "pressroom.webhooks.sweep"
 
 
 def job_task_name(task_type: str) -> str:
@@ -42,7 +49,8 @@ def task_routes() -> dict[str, dict[str, str]]:
     """Every task's queue, by name: job tasks by their task type's resource
     profile, maintenance on its own queue."""
     routes = {job_task_name(t.value): {"queue": q.value} for t, q in QUEUE_OF.items()}
-    routes[REAP_TASK] = routes[CLEANUP_TASK] = {"queue": Queue.MAINTENANCE.value}
+    for name in (REAP_TASK, CLEANUP_TASK, WEBHOOK_DELIVER_TASK, WEBHOOK_SWEEP_TASK):
+        routes[name] = {"queue": Queue.MAINTENANCE.value}
     return routes
 
 
@@ -109,6 +117,11 @@ def configure(app: Celery, settings: Settings) -> Celery:
                 "task": CLEANUP_TASK,
                 "schedule": settings.cleanup_interval_seconds,
                 "options": {"queue": Queue.MAINTENANCE.value, "expires": 1800},
+            },
+            "sweep-webhooks": {
+                "task": WEBHOOK_SWEEP_TASK,
+                "schedule": settings.webhook_sweep_seconds,
+                "options": {"queue": Queue.MAINTENANCE.value, "expires": 300},
             },
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),

@@ -14,12 +14,19 @@ TERMINAL = {"completed", "failed", "cancelled"}
 
 
 def submit_compress(
-    client: FlaskClient, pdf: Path | bytes, *, filename: str = "doc.pdf", **fields: Any
+    client: FlaskClient,
+    pdf: Path | bytes,
+    *,
+    filename: str = "doc.pdf",
+    headers: dict[str, str] | None = None,
+    **fields: Any,
 ) -> TestResponse:
     data = pdf if isinstance(pdf, bytes) else pdf.read_bytes()
     form: dict[str, Any] = {"file": (io.BytesIO(data), filename)}
     form.update({k: str(v) for k, v in fields.items()})
-    return client.post("/api/compress", data=form, content_type="multipart/form-data")
+    return client.post(
+        "/api/compress", data=form, content_type="multipart/form-data", headers=headers
+    )
 
 
 def submit_bulk(

@@ -24,6 +24,15 @@ FAST = {
     "PRESSROOM_MAX_ATTEMPTS": "3",
     "PRESSROOM_MAX_UPLOAD_MB": "5",
     "PRESSROOM_LOG_LEVEL": "INFO",
+    # the suite lists jobs without keys; tests of the default build their own app
+    "PRESSROOM_JOB_LIST_WITHOUT_AUTH": "true",
+    # the suite submits far faster than a client may; tests of limits enable them
+    "PRESSROOM_RATE_LIMIT_ENABLED": "false",
+    # webhooks to a receiver the test starts on 127.0.0.1, retried quickly
+    "PRESSROOM_WEBHOOK_SECRET": "test-webhook-secret",
+    "PRESSROOM_WEBHOOK_ALLOW_PRIVATE": "true",
+    "PRESSROOM_WEBHOOK_BACKOFF_SECONDS": "0.5",
+    "PRESSROOM_WEBHOOK_SWEEP_SECONDS": "2",
 }
 
 
