@@ -5,6 +5,7 @@ chat-completions server) on a backend whose worker has PRESSROOM_AI_* set."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from flask.testing import FlaskClient
 from pressroom.api import create_app
 from pressroom.runtime import Runtime
 from tests.conftest import make_backend
+from tests.support import documents as docs
 from tests.support import pdfs
 from tests.support.api import eventually, wait_for
 from tests.support.chat_server import ChatServer
@@ -196,3 +198,66 @@ def test_a_pdf_is_translated_from_its_text(
     # pdftotext's page break (a form feed) stays where it was, before page 2's first line
     assert sum(line.startswith("\f[it] ") for line in lines) == 1
     assert view["result"]["file"]["filename"] == "notice_it.txt"
+
+
+def test_invoice_extraction_through_the_provider_is_checked_like_the_rules(
+    provider_stack: tuple[FlaskClient, ChatServer], tmp_path: Path
+) -> None:
+    """engine=llm: the model fills the invoice schema; the same arithmetic
+    checks judge its answer, so a total that does not add up is a warning."""
+
+    client, server = provider_stack
+    data = docs.US_INVOICE
+    server.canned = {
+        "invoice_number": data.number,
+        "issue_date": data.issue,
+        "due_date": data.due,
+        "vendor": {"name": data.vendor},
+        "customer": {"name": data.customer},
+        "currency": "USD",
+        "subtotal": float(data.subtotal),
+        "tax": float(data.tax),
+        "total": float(data.subtotal + data.tax + 100),  # misread by the model
+        "line_items": [
+            {"description": item.description, "amount": float(item.amount)} for item in data.items
+        ],
+    }
+    pdf = docs.us_invoice(tmp_path / "acme.pdf")
+    with pdf.open("rb") as fh:
+        response = client.post(
+            "/api/ai/extract-invoice",
+            data={"file": (fh, "acme.pdf"), "options": json.dumps({"engine": "llm"})},
+            content_type="multipart/form-data",
+        )
+    view = wait_for(client, _submitted(response), timeout=90)
+    assert view["status"] == "completed", view
+    result = view["result"]
+    assert result["engine"] == "llm" and result["usage"]["calls"] == 1
+    assert result["invoice"]["invoice_number"] == data.number
+    assert result["invoice"]["issue_date"] == data.issue
+    checks = {c["name"]: c["passed"] for c in result["checks"]}
+    assert checks == {
+        "line_items_sum_equals_subtotal": True,
+        "subtotal_plus_tax_equals_total": False,
+    }
+    assert result["warnings"] and result["confidence"]["total"] < result["confidence"]["currency"]
+    # the document's text went to the provider, with the schema to fill
+    asked = server.requests[-1].body["messages"]
+    assert data.number in asked[-1]["content"] and "invoice_number" in asked[0]["content"]
+
+
+def test_llm_extraction_without_a_provider_is_refused_at_submission(
+    client: FlaskClient, tmp_path: Path
+) -> None:
+
+    pdf = docs.us_invoice(tmp_path / "acme.pdf")
+    with pdf.open("rb") as fh:
+        response = client.post(
+            "/api/ai/extract-invoice",
+            data={"file": (fh, "acme.pdf"), "options": json.dumps({"engine": "llm"})},
+            content_type="multipart/form-data",
+        )
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "AI_PROVIDER_NOT_CONFIGURED"  # type: ignore[index]
+    caps = client.get("/api/ai/invoice-capabilities").json["data"]  # type: ignore[index]
+    assert caps["engines"]["llm"]["available"] is False

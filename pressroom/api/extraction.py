@@ -11,8 +11,8 @@ from pydantic import BaseModel
 
 from pressroom.api.schemas import ExtractInvoiceForm, ExtractStatementForm, FormModel, parse
 from pressroom.api.spec import Operation, declare, document_get
-from pressroom.api.submission import submit_upload
-from pressroom.errors import ValidationError
+from pressroom.api.submission import runtime, submit_upload
+from pressroom.errors import AIProviderNotConfiguredError, ValidationError
 from pressroom.jobs.states import TaskType
 from pressroom.services.extraction.layout import MAX_PAGES
 from pressroom.services.extraction.schemas import (
@@ -40,13 +40,21 @@ def _fields(model: type[Any]) -> dict[str, str]:
 
 
 def _common() -> dict[str, Any]:
+    provider = runtime().settings.ai_configured
     return {
         "engines": {
             "rules": {
                 "available": True,
                 "offline": True,
                 "description": "Layout-aware rules over the PDF's words and tables.",
-            }
+            },
+            "llm": {
+                "available": provider,
+                "offline": False,
+                "description": "The configured AI provider fills the same fields; the same "
+                "checks judge them.",
+                **({} if provider else {"reason": "No AI provider is configured."}),
+            },
         },
         "default_engine": ENGINES[0],
         "export_formats": list(EXPORT_FORMATS),
@@ -124,10 +132,13 @@ declare(
 def _parse(form: type[FormModel], options: type[BaseModel]) -> Any:
     """The request's form; a refusal lists the option keys there are."""
     try:
-        return parse(form, request.form.to_dict())
+        parsed = parse(form, request.form.to_dict())
     except ValidationError as exc:
         exc.details["allowed_options"] = sorted(options.model_fields)
         raise
+    if parsed.options.engine == "llm" and not runtime().settings.ai_configured:
+        raise AIProviderNotConfiguredError()  # at submission, not a failed job later
+    return parsed
 
 
 document_get(

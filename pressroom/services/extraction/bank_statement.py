@@ -226,7 +226,7 @@ class StatementReader:
             self.confidence["opening_balance"] = 0.7
         self._period(statement)
         checks = self._checks(statement)
-        summary = _summary(transactions)
+        summary = transaction_summary(transactions)
         extraction = StatementExtraction(
             pages=self.doc.page_count,
             number_format=self.style.name,
@@ -579,7 +579,7 @@ def _assign(words: list[Word], columns: list[_Column]) -> dict[str, str]:
     return {role: " ".join(texts) for role, texts in parts.items()}
 
 
-def _summary(transactions: list[Transaction]) -> dict[str, object]:
+def transaction_summary(transactions: list[Transaction]) -> dict[str, object]:
     credits = sum((t.amount for t in transactions if t.amount > 0), Decimal(0))
     debits = sum((t.amount for t in transactions if t.amount < 0), Decimal(0))
     by_category: dict[str, float] = {}

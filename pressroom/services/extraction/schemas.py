@@ -28,7 +28,7 @@ Money = Annotated[
     WithJsonSchema({"type": "number"}),
 ]
 
-ENGINES = ("rules",)
+ENGINES = ("rules", "llm")
 EXPORT_FORMATS = ("json", "csv", "xlsx")
 CATEGORIES = (
     "income",
@@ -129,6 +129,9 @@ class _Extraction(BaseModel):
         default_factory=list,
         description="Fields not printed but computed from others (e.g. subtotal = total - tax).",
     )
+    usage: dict[str, Any] | None = Field(
+        None, description="engine llm: the model, tokens, calls and latency of the provider."
+    )
 
 
 class InvoiceExtraction(_Extraction):
@@ -160,8 +163,12 @@ class ExtractionOptions(BaseModel):
     exportFormat: Literal["json", "csv", "xlsx"] = Field(
         "json", description="The downloadable file: json, csv or xlsx."
     )
-    engine: Literal["rules"] = Field(
-        "rules", description="Who reads the fields: 'rules' (offline, layout-aware rules)."
+    engine: Literal["rules", "llm"] = Field(
+        "rules",
+        description=(
+            "Who reads the fields: 'rules' (offline, layout-aware rules) or 'llm' (the "
+            "configured AI provider fills the same fields; the same checks judge them)."
+        ),
     )
     locale: LocaleName = Field(
         "auto",

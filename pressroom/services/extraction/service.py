@@ -2,12 +2,11 @@
 an export file.
 
 The layout is read in a child process (``layout.read_layout``); an engine
-turns it into fields. Today there is one engine, ``rules`` (offline,
-layout-aware rules). The seam for another one (a language model asked to
-fill ``schemas.Invoice`` from ``Document.plain_text()``) is ``Engine``: add
-it to ``ENGINES`` and to the ``engine`` option's choices; the checks
-(``check_invoice``, ``check_statement``) and the exports work on any engine's
-fields.
+turns it into fields: ``rules`` (offline, layout-aware rules, the default)
+or ``llm`` (the configured AI provider fills ``schemas.Invoice`` or
+``schemas.BankStatement`` from ``Document.plain_text()``; llm.py). The
+checks (``check_invoice``, ``check_statement``) and the exports work on any
+engine's fields.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from pressroom.services.extraction.bank_statement import read_statement
 from pressroom.services.extraction.export import export
 from pressroom.services.extraction.invoice import read_invoice
 from pressroom.services.extraction.layout import MAX_PAGES, Document, read_layout
+from pressroom.services.extraction.llm import LanguageModelEngine
 from pressroom.services.extraction.schemas import (
     InvoiceExtraction,
     InvoiceOptions,
@@ -47,7 +47,7 @@ class RulesEngine:
         return read_statement(doc, locale=options.locale, categorize=options.categorize)
 
 
-ENGINES: dict[str, Engine] = {"rules": RulesEngine()}
+ENGINES: dict[str, Engine] = {"rules": RulesEngine(), "llm": LanguageModelEngine()}
 
 
 class ExtractionService:
