@@ -88,7 +88,13 @@ def configure(app: Celery, settings: Settings) -> Celery:
         worker_max_tasks_per_child=None,
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # AMQP requeues an unacked message as soon as the connection drops, so
+        # a task that kept running would run twice; Redis keeps it until the
+        # visibility time-out, so terminating the task only threw the work
+        # away and left the job to the reaper (found by restarting Redis).
+        worker_cancel_long_running_tasks_on_connection_loss=not settings.broker_url.startswith(
+            ("redis", "rediss")
+        ),
         task_default_queue=Queue.PDF.value,
         task_routes=task_routes(),
         task_queues=[KombuQueue(q.value, routing_key=q.value) for q in Queue],
