@@ -183,7 +183,7 @@ class PrivatePostgres:
             self.init()
         options = (
             f"-p {self.port} -k {self.folder} -c listen_addresses={HOST} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            "-c fsync=off -c full_page_writes=off -c max_connections=200"
         )
         self._run(
             [
