@@ -26,7 +26,6 @@ pytestmark = pytest.mark.worker
 SMALL_SET = [
     "truncated_50pct",
     "byte_flips_1",
-    "xref_claims_10m_objects",
     "nested_arrays_20000",
     "page_tree_loop",
     "content_bomb_32mb",
@@ -53,6 +52,7 @@ class FlaskTransport:
         return response.status_code, response.get_json(silent=True)
 
 
+@pytest.mark.timeout(900)  # about a minute on an idle 2-core machine; far more when shared
 def test_hostile_pdfs_through_every_declared_operation(
     client: FlaskClient, worker: WorkerProcess, text_pdf: Path
 ) -> None:
