@@ -297,7 +297,7 @@ def test_storage_full_fails_with_a_code_and_serves_nothing_corrupt(
         refused = submit_compress(client, text_pdf, job_id="no-room")
         assert refused.status_code == 507 and error_code(refused) == "STORAGE_ERROR"
         assert client.get("/api/jobs/no-room").status_code == 404
-        view = wait_for(client, running, timeout=60)
+        view = wait_for(client, running, timeout=180)
         assert view["status"] == "failed" and view["error"]["code"] == "STORAGE_ERROR", view
         assert view["attempts"] == 3  # retried: a full disk is transient
         assert error_code(client.get(f"/api/jobs/{running}/download")) == "JOB_NOT_READY"
@@ -306,7 +306,8 @@ def test_storage_full_fails_with_a_code_and_serves_nothing_corrupt(
         # space comes back: the service works again, and serves whole files
         ballast.unlink()
         job_id = submit(client, text_pdf)
-        assert_single_valid_result(client, rt, wait_for(client, job_id, timeout=60))
+        assert_single_valid_result(client, rt, wait_for(client, job_id, timeout=180))
+        assert worker.proc is not None and worker.proc.poll() is None  # the worker lived
     finally:
         worker.stop()
 
@@ -349,3 +350,37 @@ def test_claim_and_completion_wait_out_a_database_outage(
     job_row = ops.get_job("outage-1")
     assert job_row is not None and job_row.status == "completed" and job_row.attempts == 1
     assert calls == {"claim": 2, "update": 2}
+
+
+def test_embedded_broker_never_shows_a_half_written_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kombu's own filesystem transport wrote messages in place; a worker that
+    polled the folder mid-write read an empty message and died."""
+    from queue import Empty
+
+    from kombu import Connection
+
+    from pressroom.tasks import fsbroker
+
+    folder = str(tmp_path)
+    options = {"data_folder_in": folder, "data_folder_out": folder}
+    real_replace = os.replace
+    during_write: list[list[str]] = []
+
+    def connect() -> Connection:
+        return Connection("filesystem://", transport=fsbroker.TRANSPORT, transport_options=options)
+
+    def replace_and_look(src: str, dst: str) -> None:
+        # the message is written but not yet in place: a consumer finds nothing
+        with connect() as c, pytest.raises(Empty):
+            c.default_channel._get("pdf")
+        during_write.append(sorted(os.listdir(folder)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fsbroker.os, "replace", replace_and_look)
+    with connect() as c:
+        c.default_channel._put("pdf", {"body": "job-1"})
+        assert c.default_channel._get("pdf") == {"body": "job-1"}
+    assert len(during_write) == 1 and during_write[0][0].endswith(".pdf.msg.part")
+    assert os.listdir(folder) == []

@@ -116,6 +116,8 @@ def configure(app: Celery, settings: Settings) -> Celery:
         enable_utc=True,
     )
     if embedded:
+        # kombu's filesystem transport, but publishing atomically (fsbroker.py)
+        app.conf.broker_transport = "pressroom.tasks.fsbroker:Transport"
         # the filesystem broker has no fanout worth the polling: no gossip,
         # mingle or event heartbeats (our own heartbeat table replaces them).
         app.conf.worker_enable_remote_control = False
