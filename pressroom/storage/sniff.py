@@ -6,6 +6,7 @@ PDF = "application/pdf"
 PNG = "image/png"
 JPEG = "image/jpeg"
 TIFF = "image/tiff"
+TEXT = "text/plain"  # never sniffed: only text sent as text (the AI endpoints' JSON)
 
 _MAGIC: list[tuple[bytes, str]] = [
     (b"\x89PNG\r\n\x1a\n", PNG),
