@@ -572,7 +572,7 @@ def final_sweep(base: str, tally: Tally, deadline_s: float) -> None:
 
 def check_downloads(base: str, tally: Tally) -> tuple[int, int, list[str]]:
     """(downloaded, corrupt, examples): every completed job's file, checked
-    against its size and its type's framing."""
+    against its size and its type's framing (PDF, zip, JSON, text)."""
     session = requests.Session()
     downloaded = corrupt = 0
     examples: list[str] = []
@@ -583,14 +583,23 @@ def check_downloads(base: str, tally: Tally) -> tuple[int, int, list[str]]:
         response = session.get(base + view["download_url"], timeout=60)
         downloaded += 1
         body = response.content
-        expected = (view.get("result") or {}).get("file", {}).get("size")
-        ok = response.status_code == 200 and len(body) == expected
-        if body.startswith(b"%PDF"):
-            ok = ok and b"%%EOF" in body[-2048:]
-        elif body.startswith(b"PK"):
-            ok = ok and b"PK\x05\x06" in body[-65536:]
-        else:
-            ok = False
+        descriptor = (view.get("result") or {}).get("file", {})
+        mime = str(descriptor.get("mime", ""))
+        ok = response.status_code == 200 and len(body) == descriptor.get("size")
+        if mime == "application/pdf":
+            ok = ok and body.startswith(b"%PDF") and b"%%EOF" in body[-2048:]
+        elif mime == "application/zip" or mime.endswith(".sheet"):
+            ok = ok and body.startswith(b"PK") and b"PK\x05\x06" in body[-65536:]
+        elif mime == "application/json":
+            try:
+                json.loads(body)
+            except ValueError:
+                ok = False
+        elif mime.startswith("text/"):
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                ok = False
         if not ok:
             corrupt += 1
             if len(examples) < 5:
