@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         0.5, description="Minimum gap between two progress writes of one job."
     )
     heartbeat_interval_seconds: float = Field(10.0, description="Worker heartbeat period.")
+    database_patience_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How long a worker waits out a database outage before a job write gives up.",
+    )
     log_level: str = "INFO"
     log_format: str = Field(
         "json", description="Log line format: json (one object a line) or text."

@@ -19,12 +19,13 @@ that takes a job id and:
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -54,6 +55,7 @@ from pressroom.tasks.celery_app import job_task_name
 from pressroom.tasks.dispatch import dispatch
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -119,7 +121,9 @@ def execute_job(task_type: TaskType, fn: JobFunction, job_id: str, task_id: str)
     """Run one delivery of a job's message; returns what happened (for logs and tests)."""
     rt = get_runtime()
     settings = rt.settings
-    job = rt.ops.claim(job_id, task_id, settings.max_attempts)
+    job = _patiently(
+        rt, job_id, "claim", lambda: rt.ops.claim(job_id, task_id, settings.max_attempts)
+    )
     if job is None:
         log.info("job %s: message %s dropped (stale, finished or out of attempts)", job_id, task_id)
         _drop_input_if_terminal(rt, job_id)
@@ -143,7 +147,7 @@ def execute_job(task_type: TaskType, fn: JobFunction, job_id: str, task_id: str)
                     mime=outcome.mime or "application/octet-stream",
                 )
                 result["file"] = stored
-            rt.ops.update_job_status_safely(job_id, JobStatus.COMPLETED, result=result, fence=fence)
+            _complete(rt, job_id, result, fence)
     except STOP_ERRORS as exc:
         # cancelled by the client, or superseded: whoever owns the job now
         # decides its outcome; this attempt leaves no file behind.
@@ -155,7 +159,70 @@ def execute_job(task_type: TaskType, fn: JobFunction, job_id: str, task_id: str)
         _discard_output(rt, job_id, fence[1])
         return _handle_failure(rt, task_type, job, fence, classify(exc))
     rt.files.delete_input(job_id)
+    log.info("job %s completed (attempt %d)", job_id, fence[1])
     return "completed"
+
+
+def _is_database_outage(exc: BaseException) -> bool:
+    """The database cannot be reached (restarting, failing over, refusing
+    connections), as opposed to a statement that is wrong."""
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def _patiently(rt: Runtime, job_id: str, what: str, write: Callable[[], T]) -> T:
+    """Run a job-row write, waiting out a database outage for up to
+    ``database_patience_seconds``.
+
+    Without this, a PostgreSQL restart made the claim raise (the message was
+    acked and the job waited for the reaper's pending cut-off, 30 minutes by
+    default) and made a finished job's completion fail (its result was thrown
+    away and the job waited for the reaper's processing cut-off).
+    """
+    deadline = time.monotonic() + rt.settings.database_patience_seconds
+    delay = 0.5
+    while True:
+        try:
+            return write()
+        except (OperationalError, DBAPIError) as exc:
+            if not _is_database_outage(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "job %s: database unavailable for the %s (%s); trying again in %.1fs",
+                job_id,
+                what,
+                exc.__class__.__name__,
+                delay,
+            )
+            time.sleep(delay)
+            delay = min(5.0, delay * 2)
+
+
+def _complete(rt: Runtime, job_id: str, result: dict[str, Any], fence: tuple[str, int]) -> None:
+    """Mark the job completed, through a database outage if need be.
+
+    A write whose commit succeeded but whose answer was lost with the
+    connection is tried again and refused (completed is terminal); that
+    refusal is our own success, and the stored result must be kept.
+    """
+    try:
+        _patiently(
+            rt,
+            job_id,
+            "completion",
+            lambda: rt.ops.update_job_status_safely(
+                job_id, JobStatus.COMPLETED, result=result, fence=fence
+            ),
+        )
+    except InvalidTransitionError:
+        job = rt.ops.get_job(job_id)
+        if not (
+            job is not None
+            and job.status == JobStatus.COMPLETED.value
+            and (job.celery_task_id, job.attempts) == fence
+        ):
+            raise
 
 
 def _handle_failure(
@@ -167,12 +234,17 @@ def _handle_failure(
         countdown = settings.retry_backoff_seconds * attempt
         new_task_id = str(uuid.uuid4())
         try:
-            rt.ops.schedule_retry(
+            _patiently(
+                rt,
                 job.id,
-                fence=fence,
-                new_task_id=new_task_id,
-                due=utcnow() + timedelta(seconds=countdown),
-                error=(error.code, error.message),
+                "retry",
+                lambda: rt.ops.schedule_retry(
+                    job.id,
+                    fence=fence,
+                    new_task_id=new_task_id,
+                    due=utcnow() + timedelta(seconds=countdown),
+                    error=(error.code, error.message),
+                ),
             )
         except (StaleAttemptError, InvalidTransitionError):
             return "stopped"
@@ -190,8 +262,13 @@ def _handle_failure(
             log.warning("job %s: retry could not be queued; the reaper will", job.id)
         return "retry"
     try:
-        rt.ops.update_job_status_safely(
-            job.id, JobStatus.FAILED, error=(error.code, error.message), fence=fence
+        _patiently(
+            rt,
+            job.id,
+            "failure",
+            lambda: rt.ops.update_job_status_safely(
+                job.id, JobStatus.FAILED, error=(error.code, error.message), fence=fence
+            ),
         )
     except (StaleAttemptError, InvalidTransitionError):
         return "stopped"

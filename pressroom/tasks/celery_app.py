@@ -18,13 +18,10 @@ from typing import Any
 
 from celery import Celery
 from kombu import Queue as KombuQueue
-from kombu.transport import TRANSPORT_ALIASES
 
 from pressroom.config import Settings, get_settings
 from pressroom.jobs.states import QUEUE_OF, Queue
-
-# the embedded broker writes each message atomically (see fs_broker)
-TRANSPORT_ALIASES["filesystem"] = "pressroom.tasks.fs_broker:Transport"
+from pressroom.tasks import fsbroker
 
 TASK_MODULES = [
     "pressroom.tasks.compression",
@@ -102,7 +99,13 @@ def configure(app: Celery, settings: Settings) -> Celery:
         worker_max_tasks_per_child=None,
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # AMQP requeues an unacked message as soon as the connection drops, so
+        # a task that kept running would run twice; Redis keeps it until the
+        # visibility time-out, so terminating the task only threw the work
+        # away and left the job to the reaper (found by restarting Redis).
+        worker_cancel_long_running_tasks_on_connection_loss=not settings.broker_url.startswith(
+            ("redis", "rediss")
+        ),
         task_default_queue=Queue.PDF.value,
         task_routes=task_routes(),
         task_queues=[KombuQueue(q.value, routing_key=q.value) for q in Queue],
@@ -129,6 +132,8 @@ def configure(app: Celery, settings: Settings) -> Celery:
         enable_utc=True,
     )
     if embedded:
+        # kombu's filesystem transport, but publishing atomically (fsbroker.py)
+        app.conf.broker_transport = fsbroker.TRANSPORT
         # the filesystem broker has no fanout worth the polling: no gossip,
         # mingle or event heartbeats (our own heartbeat table replaces them).
         app.conf.worker_enable_remote_control = False

@@ -1,0 +1,50 @@
+"""The embedded broker: kombu's filesystem transport, publishing atomically.
+
+kombu's filesystem transport creates a message file and then writes it. A
+consumer that lists the folder in between moves and reads an empty file, and
+the JSON decode error is fatal to a Celery worker ("Unrecoverable error"): the
+whole worker stopped, and ``pressroom serve`` with it. The fault tests hit it
+under load (a retry published by a pool process while its own worker polled
+the queue folder). Here a message is written under a name the consumer skips
+(``<name>.msg.part``) and renamed into place, which is atomic on one
+filesystem, so a consumer sees a whole message or none.
+
+Selected by ``broker_transport`` in pressroom.tasks.celery_app when the
+broker URL is ``filesystem://``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from time import monotonic
+from typing import Any
+
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
+
+#: the transport's import path, for Celery's ``broker_transport``
+TRANSPORT = "pressroom.tasks.fsbroker:Transport"
+
+
+class Channel(filesystem.Channel):
+    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Put a message on ``queue``: written aside, then renamed into place."""
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = final + ".part"  # not "<queue>.msg": _get skips it
+        try:
+            with open(partial, "wb") as fh:
+                fh.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel
