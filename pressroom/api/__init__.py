@@ -10,6 +10,7 @@ from pressroom.api.submission import FORM_OVERHEAD
 from pressroom.api.uploads import UploadRequest
 from pressroom.config import Settings, get_settings
 from pressroom.runtime import Runtime
+from pressroom.web import bp as web_bp
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -25,4 +26,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     for module in (compress, jobs, health, capabilities, openapi):
         app.register_blueprint(module.bp)
+    app.register_blueprint(web_bp)  # the web page at /
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from flask import has_request_context, request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
@@ -31,7 +32,10 @@ class PasswordForm(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     password: str | None = Field(
-        None, max_length=256, description="Password that opens an encrypted PDF."
+        None,
+        max_length=256,
+        pattern=r"^[^\x00]*$",  # it is passed to qpdf as an argument: no NUL
+        description="Password that opens an encrypted PDF.",
     )
 
 
@@ -75,8 +79,27 @@ class JobListQuery(BaseModel):
     offset: int = Field(0, ge=0)
 
 
+def _repeated_fields(data: dict[str, Any]) -> list[dict[str, str]]:
+    """Fields of this request (form or query) sent more than once: ``to_dict()``
+    would keep the first value silently, so ``a=low&a=high`` is refused instead."""
+    if not has_request_context():
+        return []
+    return [
+        {"field": name, "problem": "Sent more than once; send each field once"}
+        for name in data
+        if len(request.values.getlist(name)) > 1
+    ]
+
+
 def parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
     """Validate ``data`` into ``model`` or raise a 400 that names each problem."""
+    repeated = _repeated_fields(data)
+    if repeated:
+        raise ValidationError(
+            "Some fields are missing or invalid.",
+            errors=repeated,
+            allowed_fields=sorted(model.model_fields),
+        )
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
