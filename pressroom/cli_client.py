@@ -94,6 +94,10 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     if len(schema.get("allOf", [])) == 1:
         rest = {k: v for k, v in schema.items() if k != "allOf"}
         return {**_resolve(schema["allOf"][0], root), **rest}
+    if schema.get("contentMediaType") == "application/json" and "contentSchema" in schema:
+        # a string holding JSON (pydantic's Json[Model]): its content's schema
+        keep = {k: v for k, v in schema.items() if k in ("description", "default")}
+        return {**_resolve(schema["contentSchema"], root), **keep}
     return schema
 
 

@@ -6,6 +6,7 @@ type, required headers, body schema (server-sent events included)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -95,3 +96,14 @@ def test_the_document_covers_every_declared_operation(live_server: LiveServer) -
     doc = requests.get(live_server.url + "/api/openapi.json", timeout=10).json()
     for op in caps["data"]["operations"]:
         assert "post" in doc["paths"][op["path"]], op["name"]
+
+
+def test_an_error_answer_names_no_server_path(live_server: LiveServer, tmp_path: Path) -> None:
+    broken = pdfs.truncated_pdf(tmp_path / "broken.pdf")
+    with broken.open("rb") as fh:
+        answer = requests.post(
+            live_server.url + "/api/compress", files={"file": ("broken.pdf", fh)}, timeout=60
+        )
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "PDF_DAMAGED"
+    assert "the file" in answer.json()["error"]["details"]["detail"]
+    assert str(live_server.data_dir) not in answer.text and "/tmp" not in answer.text

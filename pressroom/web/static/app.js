@@ -115,6 +115,11 @@
       delete outer.allOf;
       return Object.assign({}, resolve(schema.allOf[0], root), outer);
     }
+    if (schema.contentMediaType === "application/json" && schema.contentSchema) {
+      // a string holding JSON (pydantic's Json[Model]): offer its content's fields
+      const inner = resolve(schema.contentSchema, root);
+      return Object.assign({}, inner, { description: schema.description || inner.description });
+    }
     return schema;
   }
 
@@ -322,6 +327,18 @@
           if (op.queued && data.job_id) {
             remember({ id: data.job_id, operation: op.name, title: req.title, status: data.status });
             render(card, data);
+            const refused = (data.files || []).filter((f) => f.error);
+            if (refused.length) {
+              const box = card.querySelector(".job-error");
+              box.hidden = false;
+              box.replaceChildren(el("p", {}, refused.length + " of " + data.files.length
+                + " files were refused; the others go on."));
+              const list = el("ul");
+              for (const f of refused) {
+                list.append(el("li", {}, f.filename + ": " + f.error.message + " (" + f.error.code + ")"));
+              }
+              box.append(list);
+            }
             follow(data.job_id, card);
           } else {
             renderInstant(card, data);
@@ -398,6 +415,12 @@
   /** The text an operation produced, or the result itself as JSON when it is data. */
   function textOf(result) {
     if (!result) return "";
+    if (Array.isArray(result.files)) {
+      return result.files.map((f) => f.filename + ": " + (f.error
+        ? "failed, " + f.error.message + " (" + f.error.code + ")"
+        : (typeof f.compression_ratio === "number" ? f.compression_ratio + " % saved" : f.status)))
+        .join("\n");
+    }
     for (const key of TEXT_KEYS) {
       if (typeof result[key] === "string" && result[key]) return result[key];
     }
@@ -578,7 +601,7 @@
     }
     const select = $("operation");
     for (const op of state.operations) {
-      const option = el("option", { value: op.name }, humanName(op.name) + " — " + op.summary);
+      const option = el("option", { value: op.name }, op.summary || humanName(op.name));
       option.disabled = op.available === false;
       select.append(option);
     }
