@@ -76,7 +76,7 @@ class JobListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: JobStatus | None = Field(None, description="Only jobs in this status.")
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**31 - 1)  # a database integer
 
 
 def _repeated_fields(data: dict[str, Any]) -> list[dict[str, str]]:
