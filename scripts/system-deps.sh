@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Installs the system programs Pressroom drives, when any is missing.
 # Debian/Ubuntu only. Without root it prints the exact apt-get line to run.
-# Usage: scripts/system-deps.sh [--with-browser]
+# Usage: scripts/system-deps.sh [--with-browser] [--with-office]
 set -euo pipefail
 
 PACKAGES=(qpdf ghostscript fonts-urw-base35 poppler-utils img2pdf tesseract-ocr
           tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra
           tesseract-ocr-spa tesseract-ocr-ita tesseract-ocr-por)
-if [[ "${1:-}" == "--with-browser" ]]; then
-    PACKAGES+=(chromium)
-fi
+for arg in "$@"; do
+    case "$arg" in
+        --with-browser) PACKAGES+=(chromium) ;;
+        # office documents to PDF (POST /api/convert, format=pdf); about 400 MB
+        --with-office) PACKAGES+=(libreoffice-writer-nogui libreoffice-calc-nogui
+                                  libreoffice-impress-nogui) ;;
+    esac
+done
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from flask import Flask
 
-from pressroom.api import capabilities, compress, health, jobs, openapi
+from pressroom.api import (
+    ai,
+    capabilities,
+    compress,
+    convert,
+    extraction,
+    health,
+    jobs,
+    openapi,
+)
 from pressroom.api.errors import register_error_handlers
 from pressroom.api.submission import FORM_OVERHEAD
 from pressroom.api.uploads import UploadRequest
@@ -24,7 +33,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["pressroom"] = Runtime.build(settings)
     register_error_handlers(app)
-    for module in (compress, jobs, health, capabilities, openapi):
+    blueprints = (
+        compress,
+        jobs,
+        health,
+        capabilities,
+        openapi,
+        ai,
+        extraction,
+        convert,
+    )
+    for module in blueprints:
         app.register_blueprint(module.bp)
     app.register_blueprint(web_bp)  # the web page at /
     return app

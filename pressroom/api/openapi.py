@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from pressroom.api.schemas import JobListQuery
-from pressroom.api.spec import COMPONENTS, OPERATIONS, Operation, success_envelope
+from pressroom.api.spec import COMPONENTS, GET_PATHS, OPERATIONS, Operation, success_envelope
 from pressroom.errors import ERROR_CLASSES
 from pressroom.jobs.states import JobStatus, TaskType
 
@@ -130,12 +130,20 @@ def _form_property(prop: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str
 def _request_body(op: Operation) -> dict[str, Any]:
     schema = op.fields_schema()
     if op.body == "json":
-        return {"required": True, "content": {"application/json": {"schema": schema}}}
+        content: dict[str, Any] = {"application/json": {"schema": schema}}
+        upload = op.upload_fields_schema()
+        if upload is not None:  # the same operation on a file sent as multipart
+            content.update(_multipart(op, upload, "file")["content"])
+        return {"required": True, "content": content}
+    return _multipart(op, schema, op.body)
+
+
+def _multipart(op: Operation, schema: dict[str, Any], body: str) -> dict[str, Any]:
     defs = schema.pop("$defs", {})
     binary = {"type": "string", "format": "binary"}
     kinds = ", ".join(op.accepts)
     encoding: dict[str, Any] = {}
-    if op.body == "files":
+    if body == "files":
         files: dict[str, Any] = {
             "files": {
                 "type": "array",
@@ -543,7 +551,9 @@ def document() -> dict[str, Any]:
             {"name": "jobs", "description": "Follow, download and cancel jobs."},
             {"name": "service", "description": "Health and what this server offers."},
         ],
-        "paths": _with_common_headers({**_operation_paths(), **_job_paths(), **_service_paths()}),
+        "paths": _with_common_headers(
+            {**_operation_paths(), **GET_PATHS, **_job_paths(), **_service_paths()}
+        ),
         "components": {"schemas": _components()},
     }
 
