@@ -9,18 +9,22 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test setup system lint typecheck bench clean
+.PHONY: run test setup system browser lint typecheck bench clean
 
 run: setup
 	$(VENV)/bin/pressroom serve
 
-test: setup
+test: setup browser
 	bash scripts/test.sh
 
 setup: system $(VENV)/.synced
 
 system:
 	@bash scripts/system-deps.sh
+
+# the web page's test drives Debian's chromium (Playwright with its path; no browser download)
+browser:
+	@bash scripts/system-deps.sh --with-browser
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "Pressroom needs Python 3.11 ($(PYTHON)); install python3.11 or set PYTHON=" >&2; exit 1; }

@@ -248,5 +248,14 @@ def _safe_url(url: str) -> str:
         return url.split("@")[-1]
 
 
+def _add_client_commands() -> None:
+    from pressroom.cli_client import jobs, submit
+
+    main.add_command(submit)
+    main.add_command(jobs)
+
+
+_add_client_commands()
+
 if __name__ == "__main__":
     main()

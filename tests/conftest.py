@@ -30,6 +30,7 @@ from tests.support.backends import (
     purge_rabbitmq,
     services_wanted,
 )
+from tests.support.live import LiveServer, start_live_server
 from tests.support.worker import QUEUES, WorkerProcess
 
 BACKENDS = ["embedded", pytest.param("pg_redis", marks=pytest.mark.services)]
@@ -197,3 +198,13 @@ uncompressed_pdf = _made("uncompressed_pdf", pdfs.uncompressed_pdf)
 optimal_pdf = _made("optimal_pdf", pdfs.optimal_pdf)
 encrypted_pdf = _made("encrypted_pdf", pdfs.encrypted_pdf)
 truncated_pdf = _made("truncated_pdf", pdfs.truncated_pdf)
+
+
+# -- a real embedded service, for the tests that use it from outside -------------
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``pressroom serve`` on a free port, shared by the browser, CLI and
+    OpenAPI conformance tests."""
+    server = start_live_server(tmp_path_factory.mktemp("live"))
+    yield server
+    server.stop()

@@ -21,6 +21,7 @@ from pressroom.api.submission import FORM_OVERHEAD
 from pressroom.api.uploads import UploadRequest
 from pressroom.config import Settings, get_settings
 from pressroom.runtime import Runtime
+from pressroom.web import bp as web_bp
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -48,4 +49,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     for module in blueprints:
         app.register_blueprint(module.bp)
+    app.register_blueprint(web_bp)  # the web page at /
     return app

@@ -30,6 +30,81 @@ _LEVEL_ESTIMATE = {
         "estimated_ratio": {"type": "number", "description": "Percent saved."},
     },
 }
+_PASS = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "size_after": {"type": "integer"},
+        "seconds": {"type": "number"},
+        "kept": {"type": "boolean"},
+        "ssim_worst": {"type": ["number", "null"]},
+        "text_unchanged": {"type": ["boolean", "null"]},
+        "rejected": {"type": ["string", "null"], "description": "Why the candidate was refused."},
+        "details": {"type": "object"},
+    },
+    "required": ["name", "size_after", "seconds", "kept"],
+}
+#: one compressed file's figures (a compress job's result; each completed file of a bulk job)
+_COMPRESSION = {
+    "original_size": {"type": "integer"},
+    "compressed_size": {"type": "integer"},
+    "compression_ratio": {"type": "number", "minimum": 0, "description": "Percent saved."},
+    "pages": {"type": "integer"},
+    "returned_original": {"type": "boolean"},
+    "level": {"type": "string", "enum": list(PRESETS)},
+    "settings": {"type": "object"},
+    "passes": {"type": "array", "items": _PASS},
+    "target": {
+        "type": ["object", "null"],
+        "properties": {
+            "requested_bytes": {"type": "integer"},
+            "achieved_bytes": {"type": "integer"},
+            "met": {"type": "boolean"},
+            "settings_tried": {"type": "integer", "description": "Settings tried."},
+        },
+    },
+    "encryption_removed": {"type": "boolean"},
+}
+COMPRESS_RESULT = {
+    "type": "object",
+    "properties": _COMPRESSION,
+    "required": ["original_size", "compressed_size", "compression_ratio", "pages", "level"],
+}
+BULK_RESULT = {
+    "type": "object",
+    "properties": {
+        "files": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    **_COMPRESSION,
+                    "filename": {"type": "string"},
+                    "status": {"enum": ["completed", "failed"]},
+                    "output_filename": {"type": "string", "description": "Its name in the zip."},
+                    "original_size": {"type": ["integer", "null"]},
+                    "compressed_size": {"type": ["integer", "null"]},
+                    "compression_ratio": {"type": ["number", "null"]},
+                    "error": _ERROR,
+                },
+                "required": ["filename", "status", "error"],
+            },
+        },
+        "totals": {
+            "type": "object",
+            "properties": {
+                "files": {"type": "integer"},
+                "completed": {"type": "integer"},
+                "failed": {"type": "integer"},
+                "original_size": {"type": "integer"},
+                "compressed_size": {"type": "integer"},
+                "compression_ratio": {"type": "number", "minimum": 0},
+            },
+            "required": ["files", "completed", "failed"],
+        },
+    },
+    "required": ["files", "totals"],
+}
 
 declare(
     Operation(
@@ -39,6 +114,7 @@ declare(
         form=CompressForm,
         task_type=TaskType.COMPRESS,
         capabilities=lambda: {"levels": list(PRESETS)},
+        result=COMPRESS_RESULT,
     )
 )
 declare(
@@ -60,6 +136,7 @@ declare(
         form=CompressForm,
         body="files",
         task_type=TaskType.BULK_COMPRESS,
+        result=BULK_RESULT,
         response=component(
             "BulkJobEnvelope",
             success_envelope(

@@ -114,7 +114,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
-        return error_response(_from_http(exc))
+        response = error_response(_from_http(exc))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # RFC 9110
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
+from flask import has_request_context, request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
@@ -60,7 +61,10 @@ class PasswordForm(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     password: str | None = Field(
-        None, max_length=256, description="Password that opens an encrypted PDF."
+        None,
+        max_length=256,
+        pattern=r"^[^\x00]*$",  # it is passed to qpdf as an argument: no NUL
+        description="Password that opens an encrypted PDF.",
     )
 
 
@@ -101,11 +105,30 @@ class JobListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: JobStatus | None = Field(None, description="Only jobs in this status.")
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**31 - 1)  # a database integer
+
+
+def _repeated_fields(data: dict[str, Any]) -> list[dict[str, str]]:
+    """Fields of this request (form or query) sent more than once: ``to_dict()``
+    would keep the first value silently, so ``a=low&a=high`` is refused instead."""
+    if not has_request_context():
+        return []
+    return [
+        {"field": name, "problem": "Sent more than once; send each field once"}
+        for name in data
+        if len(request.values.getlist(name)) > 1
+    ]
 
 
 def parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
     """Validate ``data`` into ``model`` or raise a 400 that names each problem."""
+    repeated = _repeated_fields(data)
+    if repeated:
+        raise ValidationError(
+            "Some fields are missing or invalid.",
+            errors=repeated,
+            allowed_fields=sorted(model.model_fields),
+        )
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
@@ -138,7 +161,8 @@ MODEL_FIELD = Field(
 class SummarizeOptions(BaseModel):
     """``options`` of POST /api/ai/summarize."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # a JSON object: its values are typed (a boolean is true or false, not "yes")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
     style: Literal[
         "concise", "detailed", "academic", "casual", "professional", "bullet_points", "executive"
     ] = Field("concise", description="Tone and layout of the summary.")
@@ -157,7 +181,7 @@ class SummarizeOptions(BaseModel):
 class TranslateOptions(BaseModel):
     """``options`` of POST /api/ai/translate."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
     quality: Literal["fast", "balanced", "high"] = Field(
         "balanced", description="Speed against care (temperature and instructions)."
     )

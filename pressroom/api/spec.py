@@ -65,6 +65,9 @@ class Operation:
     aliases: tuple[str, ...] = ()
     #: facts for the capabilities endpoint beyond the fields (languages, engines...)
     capabilities: Callable[[], dict[str, Any]] | None = None
+    #: JSON schema of a completed job's ``result`` (without ``file``, which every
+    #: result with a file has); the OpenAPI Job schema holds it for this task type
+    result: dict[str, Any] | None = None
     #: body "json" only: the multipart form of the alternative with a file (``accepts``)
     upload_form: type[BaseModel] | None = None
 

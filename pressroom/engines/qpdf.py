@@ -37,7 +37,7 @@ def inspect(path: Path, *, timeout: float, password: str | None = None) -> PdfIn
             raise EncryptedPDFError(
                 "The password given does not open this PDF." if password else None
             )
-        raise DamagedPDFError(detail=_last_line(result.stderr))
+        raise DamagedPDFError(detail=_last_line(result.stderr, path))
     try:
         pages = int(result.stdout.strip())
     except ValueError:
@@ -89,7 +89,7 @@ def _lossless(
     )
     if result.returncode not in (EXIT_OK, EXIT_WARNINGS) or not dest.exists():
         dest.unlink(missing_ok=True)
-        raise DamagedPDFError(detail=_last_line(result.stderr))
+        raise DamagedPDFError(detail=_last_line(result.stderr, src, dest))
     return dest.stat().st_size
 
 
@@ -111,9 +111,13 @@ def rewrite(
     result = run([*args, src, dest], timeout=timeout)
     if result.returncode not in (EXIT_OK, EXIT_WARNINGS) or not dest.exists():
         dest.unlink(missing_ok=True)
-        raise DamagedPDFError(detail=_last_line(result.stderr))
+        raise DamagedPDFError(detail=_last_line(result.stderr, src, dest))
 
 
-def _last_line(text: str) -> str:
+def _last_line(text: str, *paths: Path) -> str:
+    """qpdf's last word, without the server's paths (it reaches the client)."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][-300:] if lines else ""
+    line = lines[-1] if lines else ""
+    for path in paths:
+        line = line.replace(str(path), "the file")
+    return line[-300:]

@@ -52,7 +52,8 @@ def select_pages(spec: str | None, count: int) -> list[int]:
 
 
 class BaseOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # a JSON object: unknown keys refused, values typed as in JSON (strict)
+    model_config = ConfigDict(extra="forbid", strict=True)
     pages: str | None = Field(
         None, description="Pages to convert, 1-based ranges like '1-3,7' ('5-': 5 to the end)."
     )
@@ -115,7 +116,7 @@ class ImagesOptions(BaseOptions):
 class PdfOptions(BaseModel):
     """Into PDF: an image (img2pdf, lossless) or an office document (LibreOffice)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 @dataclass(frozen=True)

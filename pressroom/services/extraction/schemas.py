@@ -157,9 +157,10 @@ LocaleName = Literal[
 
 
 class ExtractionOptions(BaseModel):
-    """The ``options`` of an extraction request; unknown keys are refused."""
+    """The ``options`` of an extraction request; unknown keys are refused,
+    values are typed as in JSON (strict)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     exportFormat: Literal["json", "csv", "xlsx"] = Field(
         "json", description="The downloadable file: json, csv or xlsx."
     )
