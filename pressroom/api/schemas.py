@@ -150,11 +150,24 @@ def parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
 # -- AI ------------------------------------------------------------------------------
 #: a language as a code (``de``, ``pt-BR``) or a name (``German``)
 LANGUAGE_PATTERN = r"^[A-Za-z][A-Za-z -]{1,39}$"
+def _model_schema(schema: dict[str, Any]) -> None:
+    """The models this server allows (PRESSROOM_AI_MODEL, PRESSROOM_AI_MODELS),
+    as an enum: none without a provider, so the document says what is accepted."""
+    from pressroom.config import get_settings
+
+    settings = get_settings()
+    allowed = settings.ai_allowed_models if settings.ai_configured else []
+    schema.pop("anyOf", None)
+    schema.pop("maxLength", None)
+    schema["enum"] = [*allowed, None]
+
+
 MODEL_FIELD = Field(
     None,
     max_length=200,
     description="A model of the server's allow-list (see the capabilities); default: "
     "the server's default model.",
+    json_schema_extra=_model_schema,
 )
 
 
