@@ -8,6 +8,7 @@ would wait for ever.
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from datetime import timedelta
 from typing import Any
@@ -26,6 +27,8 @@ ENGINES = {
     "qpdf": ["qpdf", "--version"],
     "ghostscript": ["gs", "--version"],
     "pdftotext": ["pdftotext", "-v"],
+    "tesseract": ["tesseract", "--version"],
+    "ocrmypdf": [sys.executable, "-m", "ocrmypdf", "--version"],
 }
 _engine_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 

@@ -22,7 +22,12 @@ from kombu import Queue as KombuQueue
 from pressroom.config import Settings, get_settings
 from pressroom.jobs.states import QUEUE_OF, Queue
 
-TASK_MODULES = ["pressroom.tasks.compression", "pressroom.tasks.maintenance"]
+TASK_MODULES = [
+    "pressroom.tasks.compression",
+    "pressroom.tasks.maintenance",
+    "pressroom.tasks.ocr",
+    "pressroom.tasks.extract_text",
+]
 
 REAP_TASK = "pressroom.maintenance.reap_stuck_jobs"
 CLEANUP_TASK = "pressroom.maintenance.cleanup_expired"
