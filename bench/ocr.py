@@ -7,7 +7,9 @@ run and one after the other (the order rotates from file to file, so a
 change in the machine's load does not always fall on the same candidate):
 
 - ``direct``: the ``ocrmypdf`` command itself, plain: ``ocrmypdf -l eng IN OUT``
-  (the venv's OCRmyPDF, the same version the service runs);
+  (the venv's OCRmyPDF, the same version the service runs), with only
+  ``--tesseract-timeout`` added (``--page-timeout``, the same for every
+  candidate);
 - ``ours-fast``, ``ours-balanced``, ``ours-accurate``:
   ``OCRService.process_ocr_data`` with ``language=eng``, ``mode=skip``,
   ``outputFormat=searchable_pdf`` and that quality: the code a worker runs,
@@ -116,18 +118,29 @@ def page_mpixels(pdf: Path) -> float:
     return sum(int(line.split()[3]) * int(line.split()[4]) for line in out) / 1e6
 
 
-def run_candidate(candidate: str, src: Path, work: Path, timeout: float) -> Path:
+def run_candidate(
+    candidate: str, src: Path, work: Path, timeout: float, page_timeout: float
+) -> Path:
     out = work / "out.pdf"
     if candidate == "direct":
         subprocess.run(
-            [str(Path(sys.executable).parent / "ocrmypdf"), "-q", "-l", "eng", str(src), str(out)],
+            [
+                str(Path(sys.executable).parent / "ocrmypdf"),
+                "-q",
+                "-l",
+                "eng",
+                "--tesseract-timeout",
+                f"{page_timeout:g}",
+                str(src),
+                str(out),
+            ],
             check=True,
             timeout=timeout,
             capture_output=True,
         )
         return out
     quality = candidate.removeprefix("ours-")
-    service = OCRService(EngineLimits(job_timeout=timeout))
+    service = OCRService(EngineLimits(job_timeout=timeout, page_timeout=page_timeout))
     result = service.process_ocr_data(
         src,
         "application/pdf",
@@ -246,7 +259,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--corpus", type=Path, default=Path("/work/corpus"))
     p.add_argument("--limit", type=int, default=0, help="at most this many files")
-    p.add_argument("--timeout", type=float, default=900, help="seconds per OCR run")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds per OCR run")
+    p.add_argument(
+        "--page-timeout",
+        type=float,
+        default=900,
+        help="Tesseract's limit per page, for every candidate (OCRmyPDF's default, 180 s, "
+        "cuts pages short on a busy machine and turns a slow page into a blank one)",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     return p.parse_args(argv)
 
@@ -265,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for candidate in order:
             with tempfile.TemporaryDirectory(prefix="bench-ocr-") as tmp:
                 cpu0, t0 = children_cpu(), time.monotonic()
-                out = run_candidate(candidate, src, Path(tmp), args.timeout)
+                out = run_candidate(candidate, src, Path(tmp), args.timeout, args.page_timeout)
                 wall, cpu = time.monotonic() - t0, children_cpu() - cpu0
                 errors = Levenshtein.distance(normalise(text_of(out)), truth)
                 row = Row(

@@ -28,7 +28,12 @@ ENGINES = {
     "ghostscript": ["gs", "--version"],
     "pdftotext": ["pdftotext", "-v"],
     "tesseract": ["tesseract", "--version"],
-    "ocrmypdf": [sys.executable, "-m", "ocrmypdf", "--version"],
+    # its installed version, read without importing it (an import takes seconds)
+    "ocrmypdf": [
+        sys.executable,
+        "-c",
+        "import importlib.metadata as m; print(m.version('ocrmypdf'))",
+    ],
 }
 _engine_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 

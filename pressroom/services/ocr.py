@@ -79,13 +79,13 @@ PRESETS: dict[str, QualityPreset] = {
         ),
     ),
     "accurate": QualityPreset(
-        args=("--optimize", "1", "--oversample", "400", "--tesseract-thresholding", "sauvola"),
+        args=("--optimize", "1"),
         deskew=True,
         clean=False,
-        seconds_per_mpixel=1.6,
+        seconds_per_mpixel=1.0,
         description=(
-            "Pages straightened (deskew), read at 400 dpi or more (oversampled), "
-            "binarised with Sauvola's local thresholding."
+            "Pages straightened before Tesseract reads them (deskew); the straightened "
+            "page image replaces the original."
         ),
     ),
 }
@@ -558,12 +558,9 @@ def preview_from_inspection(info: dict[str, Any], *, jobs: int = 0) -> dict[str,
 
     estimates = {}
     for quality, preset in PRESETS.items():
-        floor = 400.0 if quality == "accurate" else 0.0  # accurate oversamples to 400 dpi
 
-        def seconds(
-            group: list[dict[str, Any]], preset: QualityPreset = preset, floor: float = floor
-        ) -> float:
-            work = sum(mpixels(p, max(float(p["image_dpi"] or 300), floor)) for p in group)
+        def seconds(group: list[dict[str, Any]], preset: QualityPreset = preset) -> float:
+            work = sum(mpixels(p, float(p["image_dpi"] or 300)) for p in group)
             return work * preset.seconds_per_mpixel / min(cores, max(1, len(group)))
 
         estimates[quality] = {
@@ -581,10 +578,7 @@ def preview_from_inspection(info: dict[str, Any], *, jobs: int = 0) -> dict[str,
     else:
         mode = "skip"
         advice = f"{len(with_text)} of {pages} pages already have text; skip leaves them alone."
-    low_res = [d for d in dpis if d < 200]
-    quality = "accurate" if low_res else "balanced"
-    if low_res:
-        advice += " Some scans are below 200 dpi: accurate oversamples them to 400 dpi."
+    quality = "balanced"
     return {
         "pages": pages,
         "pages_with_text": with_text,
