@@ -359,3 +359,22 @@ def test_pdfa_and_hocr_outputs(
         if el.get("class") == "ocrx_word"
     ]
     assert any(text == "Invoice" and "x_wconf" in title for text, title in words)
+
+
+def test_a_cancel_seen_while_polling_stops_the_engine() -> None:
+    """The runner's poll is where OCR progress is read and a cancel is learnt:
+    when it raises, the program's process group is killed at once."""
+    from pressroom.engines.runner import run
+    from pressroom.errors import JobCancelledError
+
+    polls: list[float] = []
+
+    def poll() -> None:
+        polls.append(time.monotonic())
+        if len(polls) == 3:
+            raise JobCancelledError()
+
+    started = time.monotonic()
+    with pytest.raises(JobCancelledError):
+        run(["sleep", "30"], timeout=60, poll=poll, poll_interval=0.1)
+    assert time.monotonic() - started < 5 and len(polls) == 3
