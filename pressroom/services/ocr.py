@@ -59,13 +59,21 @@ class QualityPreset:
 
 PRESETS: dict[str, QualityPreset] = {
     "fast": QualityPreset(
-        args=("--optimize", "1", "--max-ocr-image-mpixels", "3"),
+        args=(
+            "--optimize",
+            "0",
+            "--fast-web-view",
+            "100000",
+            "--max-ocr-image-mpixels",
+            "3",
+        ),
         deskew=False,
         clean=False,
         seconds_per_mpixel=0.45,
         description=(
             "Tesseract reads each page downsampled to at most 3 megapixels "
-            "(about 200 dpi on A4); the page image itself is kept as it is."
+            "(about 200 dpi on A4; the page image itself is kept as it is); "
+            "no optimisation or linearisation pass on the output."
         ),
     ),
     "balanced": QualityPreset(
@@ -118,14 +126,18 @@ class OCROptions:
             invalidate_signature=bool(options.get("invalidateSignature", False)),
         )
 
-    def engine_args(self) -> list[str]:
+    def engine_args(self, *, bilevel: bool = False) -> list[str]:
         """The quality's switches, with the user's deskew / clean / rotate on top.
 
         OCRmyPDF refuses ``--deskew`` with ``--redo-ocr`` (it would move the
-        text already on the page), so redo leaves the quality's deskew out."""
+        text already on the page), so redo leaves the quality's deskew out.
+        Nor does a quality deskew black-and-white scans (``bilevel``): the
+        straightened page is stored as a grey image, about 1.8 times the
+        CCITT original on the corpus, for a small gain in accuracy; an
+        explicit ``deskew=true`` still does."""
         preset = PRESETS[self.quality]
         args = list(preset.args)
-        deskew = preset.deskew if self.deskew is None else self.deskew
+        deskew = (preset.deskew and not bilevel) if self.deskew is None else self.deskew
         if deskew and self.mode != "redo":
             args.append("--deskew")
         clean = preset.clean if self.clean is None else self.clean
@@ -235,11 +247,12 @@ class OCRService:
             else list(range(1, pages + 1))
         )
         want_hocr = options.output_format in ("json", "hocr")
+        bilevel = all(p["bilevel"] for p in info["page_info"] if p["page"] in ocr_pages)
         request = ocrmypdf.OcrRequest(
             languages=options.languages,
             mode=options.mode,
             pdfa=options.output_format == "pdfa",
-            args=tuple(options.engine_args()),
+            args=tuple(options.engine_args(bilevel=bilevel and bool(ocr_pages))),
             page_timeout=self.limits.page_timeout,
             jobs=self.limits.jobs,
             keep_hocr=want_hocr,
