@@ -51,8 +51,9 @@ class QualityPreset:
     args: tuple[str, ...]
     deskew: bool
     clean: bool
-    #: seconds of OCR per megapixel of page image, measured by bench/ocr.py
-    #: on this project's 2-core machine (used by the preview's estimate)
+    #: CPU-seconds of OCR per megapixel of page image, measured by
+    #: bench/ocr.py on this project's 2-core machine (the preview's estimate
+    #: divides them by the cores a run uses)
     seconds_per_mpixel: float
     description: str
 
@@ -69,7 +70,7 @@ PRESETS: dict[str, QualityPreset] = {
         ),
         deskew=False,
         clean=False,
-        seconds_per_mpixel=0.45,
+        seconds_per_mpixel=0.86,
         description=(
             "Tesseract reads each page downsampled to at most 3 megapixels "
             "(about 200 dpi on A4; the page image itself is kept as it is); "
@@ -80,7 +81,7 @@ PRESETS: dict[str, QualityPreset] = {
         args=("--optimize", "1"),
         deskew=False,
         clean=False,
-        seconds_per_mpixel=0.8,
+        seconds_per_mpixel=0.95,
         description=(
             "OCRmyPDF's defaults: each page read at its own resolution, "
             "lossless optimisation of the output."
@@ -90,7 +91,7 @@ PRESETS: dict[str, QualityPreset] = {
         args=("--optimize", "1"),
         deskew=True,
         clean=False,
-        seconds_per_mpixel=1.0,
+        seconds_per_mpixel=1.1,
         description=(
             "Pages straightened before Tesseract reads them (deskew); the straightened "
             "page image replaces the original."
