@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
@@ -90,6 +90,28 @@ class Settings(BaseSettings):
     heartbeat_interval_seconds: float = Field(10.0, description="Worker heartbeat period.")
     log_level: str = "INFO"
 
+    ai_base_url: str = Field(
+        "", description="OpenAI-compatible API root (.../v1); empty: the offline engine only."
+    )
+    ai_api_key: SecretStr = Field(
+        SecretStr(""), description="Bearer key of the AI provider (may be empty)."
+    )
+    ai_model: str = Field("", description="Default model of the AI provider.")
+    ai_models: str = Field(
+        "", description="Comma-separated models a request may choose (the default is always)."
+    )
+    ai_timeout_seconds: float = Field(120.0, gt=0, description="Read time-out of one AI call.")
+    ai_connect_timeout_seconds: float = Field(10.0, gt=0, description="Connect time-out.")
+    ai_max_retries: int = Field(3, ge=0, description="Retries of one AI call on 429 and 5xx.")
+    ai_max_retry_wait_seconds: float = Field(
+        30.0, ge=0, description="Longest Retry-After waited in the worker; longer: job retry."
+    )
+    ai_context_tokens: int = Field(8192, ge=1024, description="The model's context window.")
+    ai_max_output_tokens: int = Field(1500, ge=64, description="Most tokens of one AI answer.")
+    ai_max_text_chars: int = Field(
+        2_000_000, ge=1, description="Longest text accepted by the AI endpoints (413 above)."
+    )
+
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Settings:
         self.data_dir = self.data_dir.resolve()
@@ -124,6 +146,19 @@ class Settings(BaseSettings):
     def files_root(self) -> Path:
         assert self.storage_root is not None
         return self.storage_root
+
+    @property
+    def ai_configured(self) -> bool:
+        return bool(self.ai_base_url.strip())
+
+    @property
+    def ai_allowed_models(self) -> list[str]:
+        """The models a request may name: the default first, then the allow-list."""
+        models = [self.ai_model.strip()] if self.ai_model.strip() else []
+        for name in self.ai_models.split(","):
+            if name.strip() and name.strip() not in models:
+                models.append(name.strip())
+        return models
 
     def queue_time_limit(self, queue: str) -> int:
         return int(getattr(self, f"time_limit_{queue}"))

@@ -209,6 +209,78 @@ class StaleAttemptError(PressroomError):
     default_message = "This attempt was superseded by a newer one."
 
 
+# -- AI (summarize, translate, structured extraction) --------------------------
+class TextTooLongError(PressroomError):
+    code = "TEXT_TOO_LONG"
+    http_status = 413
+    default_message = "The text is longer than this server accepts (PRESSROOM_AI_MAX_TEXT_CHARS)."
+
+
+class AIModelNotAllowedError(PressroomError):
+    code = "AI_MODEL_NOT_ALLOWED"
+    http_status = 400
+    default_message = "This model is not allowed here; see the capabilities for the models."
+
+
+class AIProviderNotConfiguredError(PressroomError):
+    code = "AI_PROVIDER_NOT_CONFIGURED"
+    http_status = 503
+    default_message = (
+        "No AI provider is configured on this server (PRESSROOM_AI_BASE_URL); "
+        "this operation needs one."
+    )
+
+
+class AIProviderUnavailableError(PressroomError):
+    """The provider is down, overloaded or rate-limiting: a later attempt can work."""
+
+    code = "AI_PROVIDER_UNAVAILABLE"
+    http_status = 503
+    retryable = True
+    default_message = "The AI provider is unavailable or rate-limited; the job is retried later."
+
+
+class AIProviderTimeoutError(PressroomError):
+    code = "AI_PROVIDER_TIMEOUT"
+    http_status = 504
+    retryable = True
+    default_message = "The AI provider did not answer in time (PRESSROOM_AI_TIMEOUT_SECONDS)."
+
+
+class AIProviderRejectedError(PressroomError):
+    """The provider refused the request (bad request, key, unknown model): a retry cannot help."""
+
+    code = "AI_PROVIDER_REJECTED"
+    http_status = 502
+    default_message = "The AI provider refused the request; check the key, the model and the input."
+
+
+class AIOutputInvalidError(PressroomError):
+    code = "AI_OUTPUT_INVALID"
+    http_status = 502
+    default_message = "The model's answer did not match the expected format, even after a repair."
+
+
+class NoTextLayerError(PressroomError):
+    """A PDF without text where the operation needs its text (summarize,
+    translate, invoice and statement extraction)."""
+
+    code = "NO_TEXT_LAYER"
+    http_status = 422
+    default_message = (
+        "The PDF has no text to read (a scanned document?): run it through OCR first "
+        "(POST /api/ocr), then use the searchable PDF."
+    )
+
+
+class PageRangeError(PressroomError):
+    """The ``pages`` option asks for pages the document does not have."""
+
+    code = "INVALID_PAGE_RANGE"
+    http_status = 422
+    default_message = "The page range does not fit the document."
+
+
 # -- OCR -------------------------------------------------------------------------
 class LanguageNotInstalledError(PressroomError):
     """An OCR language whose Tesseract pack is not installed on this server."""

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system programs Pressroom drives, when any is missing.
 # Debian/Ubuntu only. Without root it prints the exact apt-get line to run.
-# Usage: scripts/system-deps.sh [--with-browser]
+# Usage: scripts/system-deps.sh [--with-browser] [--with-office]
 # More OCR languages: PRESSROOM_OCR_LANGUAGES="chi_sim jpn rus" (Tesseract codes;
 # each becomes the Debian package tesseract-ocr-<code with - for _>).
 set -euo pipefail
@@ -17,9 +17,14 @@ for lang in ${PRESSROOM_OCR_LANGUAGES:-}; do
     fi
     PACKAGES+=("tesseract-ocr-$(echo "$lang" | tr '[:upper:]_' '[:lower:]-')")
 done
-if [[ "${1:-}" == "--with-browser" ]]; then
-    PACKAGES+=(chromium)
-fi
+for arg in "$@"; do
+    case "$arg" in
+        --with-browser) PACKAGES+=(chromium) ;;
+        # office documents to PDF (POST /api/convert, format=pdf); about 400 MB
+        --with-office) PACKAGES+=(libreoffice-writer-nogui libreoffice-calc-nogui
+                                  libreoffice-impress-nogui) ;;
+    esac
+done
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from pressroom.runtime import Runtime
 from tests.conftest import FaultPlan
 from tests.support import pdfs
-from tests.support.api import error_code, job, submit_compress, wait_for
+from tests.support.api import error_code, eventually, job, submit_compress, wait_for
 from tests.support.worker import WorkerProcess
 
 pytestmark = pytest.mark.worker
@@ -51,7 +51,8 @@ def test_compress_end_to_end(
     assert len(download.data) == result["compressed_size"]
     assert pdfs.pdf_text(out) == pdfs.pdf_text(uncompressed_pdf)  # text unchanged
     # the upload is gone once the job finished; only the result stays
-    assert not runtime.files.storage.exists(runtime.files.input_key(job_id, "application/pdf"))
+    input_key = runtime.files.input_key(job_id, "application/pdf")
+    assert eventually(lambda: not runtime.files.storage.exists(input_key))
 
 
 def test_an_already_optimal_pdf_comes_back_unchanged(

@@ -43,7 +43,9 @@ def test_terminal_states_are_final_and_retry_goes_back_to_pending() -> None:
         (b"II*\x00", sniff.TIFF),
         (b"<html>%PDF", None),  # no version: not a PDF header
         (b" " * 1100 + b"%PDF-1.4", None),  # past the first KiB
-        (b"PK\x03\x04", None),
+        (b"PK\x03\x04", sniff.ZIP),  # an office document (OOXML, ODF) or any zip
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", sniff.OLE),  # .doc, .xls, .ppt
+        (b"PK\x05\x06", None),  # an empty zip
     ],
 )
 def test_sniffing_reads_bytes_not_names(head: bytes, mime: str | None) -> None:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from pressroom.api import capabilities, compress, extract_text, health, jobs, ocr, openapi
+from pressroom.api import (
+    ai,
+    capabilities,
+    compress,
+    convert,
+    extract_text,
+    extraction,
+    health,
+    jobs,
+    ocr,
+    openapi,
+)
 from pressroom.api.errors import register_error_handlers
 from pressroom.api.submission import FORM_OVERHEAD
 from pressroom.api.uploads import UploadRequest
@@ -23,6 +34,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["pressroom"] = Runtime.build(settings)
     register_error_handlers(app)
-    for module in (compress, jobs, health, capabilities, openapi, ocr, extract_text):
+    blueprints = (
+        compress,
+        jobs,
+        health,
+        capabilities,
+        openapi,
+        ai,
+        extraction,
+        convert,
+        ocr,
+        extract_text,
+    )
+    for module in blueprints:
         app.register_blueprint(module.bp)
     return app

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from pressroom.api.schemas import JobListQuery
-from pressroom.api.spec import COMPONENTS, OPERATIONS, Operation, success_envelope
+from pressroom.api.spec import COMPONENTS, GET_PATHS, OPERATIONS, Operation, success_envelope
 from pressroom.errors import ERROR_CLASSES
 from pressroom.jobs.states import JobStatus, TaskType
 
@@ -50,10 +50,18 @@ def _query(model: type[Any]) -> list[dict[str, Any]]:
 def _request_body(op: Operation) -> dict[str, Any]:
     schema = op.fields_schema()
     if op.body == "json":
-        return {"required": True, "content": {"application/json": {"schema": schema}}}
+        content: dict[str, Any] = {"application/json": {"schema": schema}}
+        upload = op.upload_fields_schema()
+        if upload is not None:  # the same operation on a file sent as multipart
+            content.update(_multipart(op, upload, "file")["content"])
+        return {"required": True, "content": content}
+    return _multipart(op, schema, op.body)
+
+
+def _multipart(op: Operation, schema: dict[str, Any], body: str) -> dict[str, Any]:
     binary = {"type": "string", "format": "binary"}
     kinds = ", ".join(op.accepts)
-    if op.body == "files":
+    if body == "files":
         files: dict[str, Any] = {
             "files": {
                 "type": "array",
@@ -148,6 +156,7 @@ def document() -> dict[str, Any]:
         },
         "paths": {
             **_operation_paths(),
+            **GET_PATHS,
             "/api/jobs": {
                 "get": {
                     "summary": "List jobs, newest first",

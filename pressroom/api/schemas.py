@@ -4,15 +4,35 @@ OpenAPI document (pressroom.api.openapi), so the two cannot drift."""
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from pressroom.errors import InvalidJobIdError, ValidationError
 from pressroom.jobs.states import JobStatus
+from pressroom.services.extraction.schemas import InvoiceOptions, StatementOptions
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def json_object(value: Any) -> Any:
+    """A multipart field that holds a JSON object in a string (``options``)."""
+    if isinstance(value, str):
+        text = value.strip() or "{}"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"options must be a JSON object ({exc.msg})") from None
+        if not isinstance(value, dict):
+            raise ValueError("options must be a JSON object")
+    return value
+
+
+#: annotate a form field with this to take a JSON object sent as a string in a
+#: multipart form; its schema stays the model's, so the OpenAPI document and
+#: the capabilities show the real fields
+JsonObject = BeforeValidator(json_object)
 
 
 class FormModel(BaseModel):
@@ -94,6 +114,112 @@ def parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise ValidationError(
             "Some fields are missing or invalid.", errors=problems, allowed_fields=allowed
         ) from None
+
+
+# -- AI ------------------------------------------------------------------------------
+#: a language as a code (``de``, ``pt-BR``) or a name (``German``)
+LANGUAGE_PATTERN = r"^[A-Za-z][A-Za-z -]{1,39}$"
+MODEL_FIELD = Field(
+    None,
+    max_length=200,
+    description="A model of the server's allow-list (see the capabilities); default: "
+    "the server's default model.",
+)
+
+
+class SummarizeOptions(BaseModel):
+    """``options`` of POST /api/ai/summarize."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    style: Literal[
+        "concise", "detailed", "academic", "casual", "professional", "bullet_points", "executive"
+    ] = Field("concise", description="Tone and layout of the summary.")
+    maxLength: Literal["short", "medium", "long"] = Field(
+        "medium", description="About 80, 200 or 400 words (at most 40% of the text)."
+    )
+    includeKeyPoints: bool = Field(True, description="Also list the key points.")
+    language: str | None = Field(
+        None,
+        pattern=LANGUAGE_PATTERN,
+        description="Language of the summary; default: the text's (needs a provider to differ).",
+    )
+    model: str | None = MODEL_FIELD
+
+
+class TranslateOptions(BaseModel):
+    """``options`` of POST /api/ai/translate."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    quality: Literal["fast", "balanced", "high"] = Field(
+        "balanced", description="Speed against care (temperature and instructions)."
+    )
+    preserveFormatting: bool = Field(
+        False,
+        description="Keep every line (lists, tables, indentation); otherwise paragraphs are "
+        "kept and the lines inside them reflowed.",
+    )
+    model: str | None = MODEL_FIELD
+
+
+class _TextRequest(FormModel):
+    """A JSON body with the text to work on; the text is kept as sent (not stripped)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    text: str = Field(
+        min_length=1,
+        pattern=r"\S",
+        description="The text (at most PRESSROOM_AI_MAX_TEXT_CHARS characters; 413 above).",
+    )
+
+
+class SummarizeRequest(_TextRequest):
+    """JSON body of POST /api/ai/summarize (or send a PDF as multipart ``file``)."""
+
+    options: SummarizeOptions | None = Field(None, description="How to summarize.")
+
+
+class TranslateRequest(_TextRequest):
+    """JSON body of POST /api/ai/translate (or send a PDF as multipart ``file``)."""
+
+    target_language: str = Field(
+        pattern=LANGUAGE_PATTERN, description="Language to translate into: a code or a name."
+    )
+    options: TranslateOptions | None = Field(None, description="How to translate.")
+
+
+class SummarizeUploadForm(FormModel):
+    """Multipart form of POST /api/ai/summarize with a PDF in ``file``."""
+
+    options: Annotated[SummarizeOptions | None, JsonObject] = Field(
+        None, description="JSON: how to summarize."
+    )
+
+
+class TranslateUploadForm(FormModel):
+    """Multipart form of POST /api/ai/translate with a PDF in ``file``."""
+
+    target_language: str = Field(pattern=LANGUAGE_PATTERN)
+    options: Annotated[TranslateOptions | None, JsonObject] = Field(
+        None, description="JSON: how to translate."
+    )
+
+
+class ExtractInvoiceForm(FormModel):
+    """Fields of POST /api/ai/extract-invoice (besides the file)."""
+
+    options: Annotated[InvoiceOptions, JsonObject] = Field(
+        default_factory=InvoiceOptions,
+        description="A JSON object: exportFormat, engine, locale.",
+    )
+
+
+class ExtractStatementForm(FormModel):
+    """Fields of POST /api/ai/extract-bank-statement (besides the file)."""
+
+    options: Annotated[StatementOptions, JsonObject] = Field(
+        default_factory=StatementOptions,
+        description="A JSON object: exportFormat, engine, locale, categorize.",
+    )
 
 
 # -- OCR and text extraction (pressroom.api.ocr, pressroom.api.extract_text) ----------

@@ -61,6 +61,8 @@ class Operation:
     aliases: tuple[str, ...] = ()
     #: facts for the capabilities endpoint beyond the fields (languages, engines...)
     capabilities: Callable[[], dict[str, Any]] | None = None
+    #: body "json" only: the multipart form of the alternative with a file (``accepts``)
+    upload_form: type[BaseModel] | None = None
 
     @property
     def queued(self) -> bool:
@@ -74,13 +76,42 @@ class Operation:
 
     def fields_schema(self) -> dict[str, Any]:
         """The JSON schema of the request's fields (without the file parts)."""
-        schema = self.form.model_json_schema()
-        schema.pop("title", None)
-        return schema
+        return self_contained(self.form)
+
+    def upload_fields_schema(self) -> dict[str, Any] | None:
+        """The JSON schema of the alternative multipart form, if there is one."""
+        return self_contained(self.upload_form) if self.upload_form else None
+
+
+def self_contained(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with nested models written in place: a ``$ref``
+    to ``#/$defs/...`` would point into the OpenAPI document's root, where
+    there is no ``$defs``."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                target = dict(defs[ref.rsplit("/", 1)[-1]])
+                target.pop("title", None)
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return inline({**target, **rest})
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    inlined.pop("title", None)
+    return inlined
 
 
 #: name -> operation, in declaration order
 OPERATIONS: dict[str, Operation] = {}
+#: plain GET endpoints of an area (path -> OpenAPI path item), for the document
+GET_PATHS: dict[str, dict[str, Any]] = {}
 #: component schemas that operations' answers refer to (name -> JSON schema)
 COMPONENTS: dict[str, dict[str, Any]] = {}
 
@@ -90,6 +121,22 @@ def declare(operation: Operation) -> Operation:
         raise ValueError(f"operation {operation.name!r} declared twice")
     OPERATIONS[operation.name] = operation
     return operation
+
+
+def document_get(path: str, summary: str, description: str = "") -> None:
+    """Describe a GET endpoint that answers ``{"status": "success", "data": {...}}``."""
+    get: dict[str, Any] = {
+        "summary": summary,
+        "responses": {
+            "200": {
+                "description": "OK",
+                "content": {"application/json": {"schema": success_envelope({"type": "object"})}},
+            }
+        },
+    }
+    if description:
+        get["description"] = description
+    GET_PATHS[path] = {"get": get}
 
 
 def component(name: str, schema: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
-"""Submitting a job from an upload: the one path every upload endpoint takes,
-for one file (``file``) or many (``files``, a bulk job).
+"""Submitting a job: the one path every submission takes, for one file
+(``file``), many (``files``, a bulk job), or text sent as JSON
+(``submit_json``: the text becomes the job's input file).
 
 Order matters, so that nothing is left behind when a step fails:
 stage every upload (size, type, PDF checks) -> insert the job row -> move the
@@ -260,23 +261,69 @@ def submit_upload(
             input_data.update(_describe_one(rt, job_id, staged))
             content = staged.sha256
             moves = [(input_data["input_key"], staged)]
-        input_data["fingerprint"] = hashlib.sha256(
-            (content + json.dumps(options, sort_keys=True)).encode()
-        ).hexdigest()
-        task_id = str(uuid.uuid4())
-        job, created = rt.ops.create_job_safely(
-            job_id, task_type, input_data, owner=owner, celery_task_id=task_id
-        )
-        if not created:
-            return accepted(job, replay=True)
-        try:
-            for key, staged_file in moves:
-                rt.files.adopt_input(job_id, staged_file, key=key)
-            dispatch(rt.celery, job_id, task_type, task_id)
-        except BaseException:
-            rt.files.delete_job_files(job_id)
-            rt.ops.delete_job(job_id)
-            raise
-        return accepted(job)
+        return _create_and_publish(rt, task_type, job_id, input_data, content, moves, owner)
     finally:
         _discard(uploads)
+
+
+def submit_json(
+    task_type: TaskType,
+    options: dict[str, Any],
+    *,
+    job_id: str | None,
+    text: str | None = None,
+    owner: str | None = None,
+) -> Response:
+    """The same path for a request whose input came in a JSON body: ``text``
+    (if any) is staged and stored as the job's input file (``text/plain``,
+    UTF-8), exactly as an upload would be, so the row holds only options and
+    keys, and retention deletes the text with the job's other files."""
+    rt = runtime()
+    staged = rt.files.stage_text(text) if text is not None else None
+    try:
+        job_id = job_id or str(uuid.uuid4())
+        input_data: dict[str, Any] = {"options": options}
+        moves: list[tuple[str, StagedUpload]] = []
+        content = ""
+        if staged is not None:
+            input_data.update(_describe_one(rt, job_id, staged))
+            content = staged.sha256
+            moves = [(input_data["input_key"], staged)]
+        return _create_and_publish(rt, task_type, job_id, input_data, content, moves, owner)
+    finally:
+        if staged is not None:
+            staged.discard()
+
+
+def _create_and_publish(
+    rt: Runtime,
+    task_type: TaskType,
+    job_id: str,
+    input_data: dict[str, Any],
+    content: str,
+    moves: list[tuple[str, StagedUpload]],
+    owner: str | None,
+) -> Response:
+    """The shared tail of every submission: the job row (idempotent on
+    ``job_id``: same content and options, same job), the input files moved
+    under their keys, the message published after the commit; if moving or
+    publishing fails, the row and the files are deleted again."""
+    options = input_data["options"]
+    input_data["fingerprint"] = hashlib.sha256(
+        (content + json.dumps(options, sort_keys=True)).encode()
+    ).hexdigest()
+    task_id = str(uuid.uuid4())
+    job, created = rt.ops.create_job_safely(
+        job_id, task_type, input_data, owner=owner, celery_task_id=task_id
+    )
+    if not created:
+        return accepted(job, replay=True)
+    try:
+        for key, staged_file in moves:
+            rt.files.adopt_input(job_id, staged_file, key=key)
+        dispatch(rt.celery, job_id, task_type, task_id)
+    except BaseException:
+        rt.files.delete_job_files(job_id)
+        rt.ops.delete_job(job_id)
+        raise
+    return accepted(job)

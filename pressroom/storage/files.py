@@ -38,7 +38,16 @@ log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 JOB_PREFIX = "jobs"
 
-EXTENSIONS = {sniff.PDF: ".pdf", sniff.PNG: ".png", sniff.JPEG: ".jpg", sniff.TIFF: ".tif"}
+EXTENSIONS = {
+    sniff.PDF: ".pdf",
+    sniff.PNG: ".png",
+    sniff.JPEG: ".jpg",
+    sniff.TIFF: ".tif",
+    sniff.TEXT: ".txt",
+    sniff.ZIP: ".zip",
+    sniff.OLE: ".ole",
+    sniff.RTF: ".rtf",
+}
 
 
 def safe_display_name(name: str | None, default: str = "document.pdf") -> str:
@@ -145,6 +154,26 @@ class FileManagementService:
         except BaseException:
             path.unlink(missing_ok=True)
             raise
+
+    def stage_text(self, text: str, display_name: str = "text.txt") -> StagedUpload:
+        """Stage text sent in a request's body (UTF-8), like an upload: the
+        job's input is then a file under its key, never a column of its row."""
+        data = text.encode("utf-8")
+        fd, name = tempfile.mkstemp(prefix="upload-", suffix=".txt", dir=self.staging_dir)
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise StorageError(detail=exc.strerror or str(exc)) from exc
+        return StagedUpload(
+            path=path,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            mime=sniff.TEXT,
+            display_name=safe_display_name(display_name, "text.txt"),
+        )
 
     def _measure(self, stream: IO[bytes], out: IO[bytes] | None) -> tuple[int, str, bytes]:
         """Size, SHA-256 and first KiB of ``stream``, copied to ``out`` if given,

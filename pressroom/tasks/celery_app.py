@@ -25,6 +25,9 @@ from pressroom.jobs.states import QUEUE_OF, Queue
 TASK_MODULES = [
     "pressroom.tasks.compression",
     "pressroom.tasks.maintenance",
+    "pressroom.tasks.ai",
+    "pressroom.tasks.extraction",
+    "pressroom.tasks.conversion",
     "pressroom.tasks.ocr",
     "pressroom.tasks.extract_text",
 ]

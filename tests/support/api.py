@@ -67,3 +67,17 @@ def error_code(response: TestResponse) -> str:
     assert body is not None and body["success"] is False, body
     assert body["request_id"] and body["timestamp"]
     return str(body["error"]["code"])
+
+
+def eventually(check: Any, timeout: float = 10.0) -> bool:
+    """True once ``check()`` is true, polling; False if it never was within
+    ``timeout``. For what a worker does just after a job's final write (the
+    input file's removal), which a client may observe a moment later."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

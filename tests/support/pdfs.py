@@ -203,3 +203,78 @@ def type1_pdf(path: Path, font: str = "C059-Roman", pages: int = 2) -> Path:
         page.obj.Contents = pdf.make_stream(body.encode())
     pdf.save(path)
     return path
+
+
+#: the known content of ``report_pdf``: what a conversion must recover
+REPORT = {
+    "title": "Quarterly Report",
+    "intro": "This report summarises the sales of the first two quarters across every region.",
+    "section": "Regional Sales",
+    "ruled": [
+        ["Region", "Q1", "Q2", "Growth"],
+        ["North", "1,234.50", "1,400.00", "13%"],
+        ["South", "980.25", "1,020.75", "4%"],
+        ["West", "2,045.00", "1,990.10", "-3%"],
+    ],
+    "bullets": ["Sales grew in the north.", "The west fell back slightly."],
+    "section2": "Staff",
+    "unruled": [
+        ["Name", "Office", "Started"],
+        ["Alice Martin", "Paris", "2019"],
+        ["Bob Chen", "Berlin", "2021"],
+        ["Carla Diaz", "Madrid", "2023"],
+    ],
+    "closing": "Closing notes: the next report follows in October.",
+}
+
+
+def report_pdf(path: Path) -> Path:
+    """Three pages with known headings, paragraphs, a bulleted list, a ruled
+    table (page 1), an unruled table and a picture (page 2), and a closing
+    paragraph (page 3); made with reportlab's platypus. REPORT has the text."""
+    import io
+
+    from PIL import Image as PILImage
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import (
+        Image,
+        ListFlowable,
+        ListItem,
+        PageBreak,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
+
+    styles = getSampleStyleSheet()
+    ruled = Table(REPORT["ruled"])
+    ruled.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.7, colors.black)]))
+    unruled = Table(REPORT["unruled"], colWidths=[140, 100, 80])
+    picture = io.BytesIO()
+    PILImage.new("RGB", (240, 120), (30, 120, 200)).save(picture, "PNG")
+    picture.seek(0)
+    story = [
+        Paragraph(REPORT["title"], styles["Title"]),
+        Paragraph(REPORT["intro"], styles["BodyText"]),
+        Paragraph(REPORT["section"], styles["Heading2"]),
+        ruled,
+        Spacer(1, 12),
+        ListFlowable(
+            [ListItem(Paragraph(t, styles["BodyText"])) for t in REPORT["bullets"]],
+            bulletType="bullet",
+        ),
+        PageBreak(),
+        Paragraph(REPORT["section2"], styles["Heading2"]),
+        unruled,
+        Spacer(1, 12),
+        Image(picture, width=240, height=120),
+        PageBreak(),
+        Paragraph(REPORT["closing"], styles["BodyText"]),
+    ]
+    doc = SimpleDocTemplate(str(path), pagesize=A4, title="Quarterly Report", author="Pressroom")
+    doc.build(story)
+    return path
