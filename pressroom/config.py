@@ -70,6 +70,20 @@ class Settings(BaseSettings):
         300, description="Time-out of one external program call (qpdf, Ghostscript...)."
     )
 
+    ocr_page_timeout_seconds: int = Field(
+        180, ge=5, description="Tesseract's time-out on one page (OCRmyPDF --tesseract-timeout)."
+    )
+    ocr_job_timeout_seconds: int = Field(
+        1500,
+        ge=30,
+        description="Time-out of one OCRmyPDF run (whole document); capped below the queue limit.",
+    )
+    ocr_jobs: int = Field(
+        0, ge=0, description="Pages one OCR run works on at once (OCRmyPDF --jobs); 0: every core."
+    )
+    ocr_memory_mb: int = Field(
+        4096, ge=512, description="Address-space limit of the OCRmyPDF process and each Tesseract."
+    )
     worker_concurrency: int = Field(0, description="Worker processes; 0 means one per core.")
     progress_interval_seconds: float = Field(
         0.5, description="Minimum gap between two progress writes of one job."

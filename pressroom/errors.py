@@ -335,6 +335,30 @@ class JobListDisabledError(PressroomError):
     )
 
 
+# -- OCR -------------------------------------------------------------------------
+class LanguageNotInstalledError(PressroomError):
+    """An OCR language whose Tesseract pack is not installed on this server."""
+
+    code = "LANGUAGE_NOT_INSTALLED"
+    http_status = 400
+    default_message = "That OCR language is not installed; details.installed lists those that are."
+
+
+class SignedPDFError(PressroomError):
+    code = "PDF_SIGNED"
+    http_status = 422
+    default_message = (
+        "The PDF is digitally signed, and adding a text layer would invalidate the signature. "
+        "Set invalidateSignature=true to OCR it anyway and drop the signature."
+    )
+
+
+class DamagedImageError(PressroomError):
+    code = "IMAGE_DAMAGED"
+    http_status = 422
+    default_message = "The image is damaged or truncated and could not be read."
+
+
 ERROR_CLASSES: tuple[type[PressroomError], ...] = tuple(
     cls
     for cls in list(globals().values())

@@ -2,11 +2,21 @@
 # Installs the system programs Pressroom drives, when any is missing.
 # Debian/Ubuntu only. Without root it prints the exact apt-get line to run.
 # Usage: scripts/system-deps.sh [--with-browser] [--with-office]
+# More OCR languages: PRESSROOM_OCR_LANGUAGES="chi_sim jpn rus" (Tesseract codes;
+# each becomes the Debian package tesseract-ocr-<code with - for _>).
 set -euo pipefail
 
 PACKAGES=(qpdf ghostscript fonts-urw-base35 poppler-utils img2pdf tesseract-ocr
           tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra
-          tesseract-ocr-spa tesseract-ocr-ita tesseract-ocr-por)
+          tesseract-ocr-spa tesseract-ocr-ita tesseract-ocr-por
+          pngquant unpaper)
+for lang in ${PRESSROOM_OCR_LANGUAGES:-}; do
+    if [[ ! "$lang" =~ ^[A-Za-z][A-Za-z0-9_]{1,30}$ ]]; then
+        echo "PRESSROOM_OCR_LANGUAGES: '$lang' is not a Tesseract language code" >&2
+        exit 1
+    fi
+    PACKAGES+=("tesseract-ocr-$(echo "$lang" | tr '[:upper:]_' '[:lower:]-')")
+done
 for arg in "$@"; do
     case "$arg" in
         --with-browser) PACKAGES+=(chromium) ;;

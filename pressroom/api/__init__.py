@@ -9,10 +9,12 @@ from pressroom.api import (
     capabilities,
     compress,
     convert,
+    extract_text,
     extraction,
     health,
     jobs,
     metrics,
+    ocr,
     openapi,
 )
 from pressroom.api.access import init_access
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         ai,
         extraction,
         convert,
+        ocr,
+        extract_text,
     )
     for module in blueprints:
         app.register_blueprint(module.bp)

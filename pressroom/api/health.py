@@ -8,6 +8,7 @@ would wait for ever.
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from datetime import timedelta
 from typing import Any
@@ -26,6 +27,13 @@ ENGINES = {
     "qpdf": ["qpdf", "--version"],
     "ghostscript": ["gs", "--version"],
     "pdftotext": ["pdftotext", "-v"],
+    "tesseract": ["tesseract", "--version"],
+    # its installed version, read without importing it (an import takes seconds)
+    "ocrmypdf": [
+        sys.executable,
+        "-c",
+        "import importlib.metadata as m; print(m.version('ocrmypdf'))",
+    ],
 }
 _engine_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 

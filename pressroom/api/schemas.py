@@ -150,6 +150,8 @@ def parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
 # -- AI ------------------------------------------------------------------------------
 #: a language as a code (``de``, ``pt-BR``) or a name (``German``)
 LANGUAGE_PATTERN = r"^[A-Za-z][A-Za-z -]{1,39}$"
+
+
 def _model_schema(schema: dict[str, Any]) -> None:
     """The models this server allows (PRESSROOM_AI_MODEL, PRESSROOM_AI_MODELS),
     as an enum: none without a provider, so the document says what is accepted."""
@@ -265,3 +267,98 @@ class ExtractStatementForm(FormModel):
         default_factory=StatementOptions,
         description="A JSON object: exportFormat, engine, locale, categorize.",
     )
+
+
+# -- OCR and text extraction (pressroom.api.ocr, pressroom.api.extract_text) ----------
+#: Tesseract language codes joined by '+': "eng", "eng+deu", "chi_sim"
+LANGUAGES_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{1,30}(\+[A-Za-z][A-Za-z0-9_]{1,30}){0,7}$"
+OPTIONS_DESCRIPTION = (
+    "The other fields as one JSON object (how PDF Smaller clients send them); "
+    "a field may come either way, not both."
+)
+
+
+class OcrForm(FormModel):
+    """Fields of POST /api/ocr (each may also come inside ``options``)."""
+
+    language: str = Field(
+        "eng",
+        pattern=LANGUAGES_PATTERN,
+        description="Tesseract language packs, joined by '+' (eng+deu); must be installed.",
+    )
+    quality: Literal["fast", "balanced", "accurate"] = Field(
+        "balanced", description="Speed against accuracy; see docs/api.md for what each changes."
+    )
+    mode: Literal["skip", "redo", "force"] = Field(
+        "skip",
+        description=(
+            "Pages that already have text: skip leaves them, redo replaces an earlier OCR "
+            "layer, force rasterises every page and reads it again."
+        ),
+    )
+    outputFormat: Literal["searchable_pdf", "pdfa", "text", "json", "hocr"] = Field(
+        "searchable_pdf",
+        description="searchable_pdf, pdfa (PDF/A-2b), text, json (words with boxes and "
+        "confidence per page) or hocr.",
+    )
+    deskew: bool | None = Field(
+        None, description="Straighten skewed pages; default: the quality's."
+    )
+    rotatePages: bool = Field(
+        False, description="Turn pages whose text runs sideways or upside down."
+    )
+    clean: bool | None = Field(
+        None, description="Clean scanning noise before OCR (unpaper); the page image is kept."
+    )
+    invalidateSignature: bool = Field(
+        False, description="OCR a digitally signed PDF anyway; its signature is dropped."
+    )
+    options: str | None = Field(None, description=OPTIONS_DESCRIPTION)
+
+
+class OcrPreviewForm(BaseModel):
+    """POST /api/ocr/preview takes only the file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExtractTextForm(FormModel):
+    """Fields of POST /api/ai/extract-text (each may also come inside ``options``)."""
+
+    language: str = Field(
+        "eng",
+        pattern=LANGUAGES_PATTERN,
+        description="Languages for the pages that need OCR, joined by '+'; must be installed.",
+    )
+    ocr: bool = Field(
+        True, description="Read pages without a text layer by OCR (false: leave them empty)."
+    )
+    options: str | None = Field(None, description=OPTIONS_DESCRIPTION)
+
+
+def parse_with_options(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """``parse`` for a form whose fields may also come as one JSON object in
+    ``options``: the object's keys are merged into the flat fields (a key
+    given both ways is refused, so two values never silently compete)."""
+    data = dict(data)
+    raw = data.pop("options", None)
+    if raw not in (None, ""):
+        try:
+            decoded = json_object(str(raw))
+        except ValueError as exc:
+            raise ValidationError(
+                "options must be a JSON object.",
+                errors=[{"field": "options", "problem": str(exc)}],
+                allowed_fields=sorted(model.model_fields),
+            ) from None
+        twice = sorted(set(decoded) & set(data))
+        if twice:
+            raise ValidationError(
+                "Some fields were given both as form fields and inside options.",
+                errors=[{"field": name, "problem": "given twice"} for name in twice],
+                allowed_fields=sorted(model.model_fields),
+            )
+        if "options" in decoded:
+            decoded.pop("options")
+        data.update(decoded)
+    return parse(model, data)

@@ -12,7 +12,8 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,9 @@ def run(
     timeout: float,
     memory_bytes: int = DEFAULT_MEMORY_LIMIT,
     cwd: Path | None = None,
+    poll: Callable[[], None] | None = None,
+    poll_interval: float = 1.0,
+    env: Mapping[str, str] | None = None,
 ) -> Completed:
     """Run ``args`` (never through a shell) and return what it printed.
 
@@ -75,6 +79,11 @@ def run(
     group is killed) and ``EngineMissingError`` when the program is absent.
     A non-zero exit is returned, not raised: each tool module decides what
     its exit codes mean.
+
+    ``poll``, when given, is called every ``poll_interval`` seconds while the
+    program runs (to report its progress); if it raises (a cancelled job), the
+    process group is killed and the exception goes on. ``env`` adds variables
+    to the program's environment.
     """
     argv = [str(a) for a in args]
     argv[0] = which(argv[0])
@@ -87,18 +96,36 @@ def run(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
+        env={**os.environ, **env} if env else None,
         text=True,
         errors="replace",
         process_group=0,  # killed as a group on time-out
     )
+    deadline = time.monotonic() + timeout
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                step = left if poll is None else max(0.01, min(poll_interval, left))
+                stdout, stderr = proc.communicate(timeout=step)
+                break
+            except subprocess.TimeoutExpired:
+                if poll is None or time.monotonic() >= deadline:
+                    raise
+                poll()  # communicate() may be called again: no output is lost
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 9)
-        proc.communicate()
+        _kill(proc)
         logger.warning("%s timed out after %ss", tool, timeout)
         raise EngineTimeoutError(f"{tool} took longer than {timeout:.0f} s.", tool=tool) from None
+    except BaseException:
+        _kill(proc)
+        raise
     if stderr.strip():
         logger.debug("%s stderr: %s", tool, stderr.strip()[:2000])
     return Completed(argv, proc.returncode, stdout, stderr)
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, 9)
+    proc.communicate()

@@ -30,6 +30,8 @@ TASK_MODULES = [
     "pressroom.tasks.extraction",
     "pressroom.tasks.conversion",
     "pressroom.tasks.webhooks",
+    "pressroom.tasks.ocr",
+    "pressroom.tasks.extract_text",
 ]
 
 REAP_TASK = "pressroom.maintenance.reap_stuck_jobs"
