@@ -226,8 +226,10 @@ def compress_preview() -> Response:
     form: PreviewForm = parse(PreviewForm, request.form.to_dict())
     extra: list[str | Path] = ["--password", form.password] if form.password else []
     return answer_preview(
-        lambda path: run_module(
-            "pressroom.services.compression_preview", [path, *extra], timeout=PREVIEW_TIMEOUT
+        lambda staged: run_module(
+            "pressroom.services.compression_preview",
+            [staged.path, *extra],
+            timeout=PREVIEW_TIMEOUT,
         ),
         password=form.password,
     )

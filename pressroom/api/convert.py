@@ -224,8 +224,8 @@ def convert_preview() -> Response:
     form: ConvertPreviewForm = parse(ConvertPreviewForm, request.form.to_dict())
     service = ConversionService(engine_timeout=runtime().settings.engine_timeout_seconds)
     return answer_preview(
-        lambda path: service.get_conversion_preview(
-            path, password=form.password, timeout=PREVIEW_TIMEOUT
+        lambda staged: service.get_conversion_preview(
+            staged.path, password=form.password, timeout=PREVIEW_TIMEOUT
         ),
         password=form.password,
     )

@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from pressroom.api.schemas import OcrForm, OcrPreviewForm, parse, parse_with_options
 from pressroom.api.spec import Operation, component, declare, success_envelope
-from pressroom.api.submission import runtime, submit_upload
+from pressroom.api.submission import answer_preview, runtime, submit_upload
 from pressroom.engines import tesseract
-from pressroom.errors import LanguageNotInstalledError, MissingFileError, PressroomError
+from pressroom.errors import LanguageNotInstalledError, PressroomError
 from pressroom.jobs.states import TaskType
 from pressroom.services.ocr import (
     MODES,
@@ -22,6 +22,7 @@ from pressroom.services.ocr import (
     OCRService,
 )
 from pressroom.storage import sniff
+from pressroom.storage.files import StagedUpload
 from pressroom.storage.tempfiles import TemporaryFileManager
 
 #: what OCR takes: a PDF, or an image made into one
@@ -133,16 +134,12 @@ def ocr_preview() -> Response:
     """Pages, pages with text, scan resolution, estimated time, recommendations."""
     parse(OcrPreviewForm, request.form.to_dict())
     rt = runtime()
-    upload = request.files.get("file")
-    if upload is None or upload.filename is None:
-        raise MissingFileError()
-    staged = rt.files.stage_upload(upload.stream, upload.filename, accept=OCR_INPUTS)
     service = OCRService(EngineLimits(engine_timeout=PREVIEW_TIMEOUT, jobs=rt.settings.ocr_jobs))
-    try:
+
+    def estimate(staged: StagedUpload) -> dict[str, Any]:
         with TemporaryFileManager(rt.settings.data_dir / "tmp", prefix="ocr-preview-") as tmp:
             assert tmp.dir is not None
             preview = service.get_ocr_preview(staged.path, staged.mime, tmp.dir)
-    finally:
-        staged.discard()
-    data = {"filename": staged.display_name, "original_size": staged.size, **preview}
-    return jsonify({"status": "success", "data": data})
+        return {"original_size": staged.size, **preview}
+
+    return answer_preview(estimate, accept=OCR_INPUTS)

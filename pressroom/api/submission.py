@@ -22,7 +22,6 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, url_for
@@ -338,13 +337,13 @@ def _create_and_publish(
 
 
 def answer_preview(
-    estimate: Callable[[Path], dict[str, Any]],
+    estimate: Callable[[StagedUpload], dict[str, Any]],
     *,
     password: str | None = None,
     accept: tuple[str, ...] = (sniff.PDF,),
 ) -> Response:
     """A preview: the request's ``file`` staged (with the same checks as a
-    submission), ``estimate(path)`` answered at once (no job), the file
+    submission), ``estimate(staged)`` answered at once (no job), the file
     discarded whatever happens."""
     rt = runtime()
     upload = request.files.get("file")
@@ -352,7 +351,7 @@ def answer_preview(
         raise MissingFileError()
     staged = rt.files.stage_upload(upload.stream, upload.filename, accept=accept, password=password)
     try:
-        found = estimate(Path(staged.path))
+        found = estimate(staged)
     finally:
         staged.discard()
     return jsonify({"status": "success", "data": {"filename": staged.display_name, **found}})
