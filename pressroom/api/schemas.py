@@ -36,6 +36,21 @@ def json_object(value: Any) -> Any:
 JsonObject = BeforeValidator(json_object)
 
 
+def _callback_schema(schema: dict[str, Any]) -> None:
+    """An http(s) URL; none at all when this server has webhooks off (no
+    PRESSROOM_WEBHOOK_SECRET), so the document says what is accepted."""
+    from pressroom.config import get_settings
+
+    if not get_settings().webhook_secret:
+        schema.pop("anyOf", None)
+        schema.pop("maxLength", None)
+        schema["enum"] = [None]
+        return
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string":
+            branch["pattern"] = r"^https?://[^\s/$.?#][^\s]*$"
+
+
 class FormModel(BaseModel):
     """A multipart form's text fields; unknown fields are refused, so a
     misspelled field is an error, not a silently ignored default."""
@@ -53,6 +68,7 @@ class FormModel(BaseModel):
             "http(s) URL that gets a signed POST of the job view when the job ends "
             "(completed, failed or cancelled). Private addresses are refused."
         ),
+        json_schema_extra=_callback_schema,
     )
 
 
