@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from pressroom.client import DEFAULT_URL, ApiError, PressroomClient
+from pressroom.client import DEFAULT_URL, ApiError, JobHistory, PressroomClient
 
 #: friendly extra names for common fields (added when the operation has the field)
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -338,6 +338,7 @@ def _run_submit(ctx: click.Context, op: dict[str, Any], kw: dict[str, Any]) -> N
             _show_instant(data, kw["output"])
             return
         job_id = data["job_id"]
+        JobHistory().add(client.url, job_id)
         err.print(f"job {job_id} {data.get('status', 'pending')} ({op['name']})", markup=False)
         for entry in data.get("files") or []:
             if entry.get("error"):
@@ -505,10 +506,13 @@ def jobs(
     """List the jobs on the server, newest first (`jobs show ID` for one)."""
     if ctx.invoked_subcommand is not None:
         return
+    client = PressroomClient(url, api_key)
     try:
-        page = PressroomClient(url, api_key).jobs(status=status, limit=limit)
+        page = client.jobs(status=status, limit=limit)
     except ApiError as exc:
-        fail(exc)
+        if exc.code != "JOB_LIST_DISABLED":
+            fail(exc)
+        page = _remembered_jobs(client, status, limit)
     if as_json:
         out.print_json(json.dumps(page))
         return
@@ -527,6 +531,27 @@ def jobs(
         )
     out.print(table)
     err.print(f"{len(page['jobs'])} of {page['total']} jobs", markup=False)
+
+
+def _remembered_jobs(client: PressroomClient, status: str | None, limit: int) -> dict[str, Any]:
+    """The jobs submitted from here, for a server that lists none without a key."""
+    err.print(
+        "This server lists jobs only to API keys; showing the jobs submitted from here.",
+        markup=False,
+    )
+    views: list[dict[str, Any]] = []
+    for job_id in JobHistory().ids(client.url):
+        if len(views) == limit:
+            break
+        try:
+            view = client.job(job_id)
+        except ApiError as exc:
+            if exc.status == 404:  # deleted, or past its retention
+                continue
+            fail(exc)
+        if status is None or view["status"] == status:
+            views.append(view)
+    return {"jobs": views, "total": len(views)}
 
 
 def _sub_client(ctx: click.Context, url: str | None, api_key: str | None) -> PressroomClient:

@@ -9,6 +9,7 @@ An API key, when given, is sent as the ``X-API-Key`` header.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
@@ -184,3 +185,40 @@ def _error_of(response: requests.Response) -> ApiError:
             f"The server answered HTTP {response.status_code}.",
             response.status_code,
         )
+
+
+class JobHistory:
+    """The jobs this user submitted from the command line, per server: a
+    server without API keys does not list jobs (every job id is a
+    capability), so ``pressroom jobs`` shows the ones it remembers, as the
+    web page does with its browser's storage. Kept in
+    ``$XDG_STATE_HOME/pressroom/jobs.json`` (``~/.local/state``), at most
+    ``KEEP`` per server."""
+
+    KEEP = 200
+
+    def __init__(self, path: Path | None = None) -> None:
+        base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        self.path = path or base / "pressroom" / "jobs.json"
+
+    def _load(self) -> dict[str, list[str]]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def add(self, url: str, job_id: str) -> None:
+        data = self._load()
+        ids = [job_id, *(i for i in data.get(url, []) if i != job_id)][: self.KEEP]
+        data[url] = ids
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data))
+            tmp.replace(self.path)
+        except OSError:
+            pass  # a history that cannot be written is not worth failing a submission
+
+    def ids(self, url: str) -> list[str]:
+        return list(self._load().get(url, []))

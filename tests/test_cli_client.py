@@ -21,9 +21,11 @@ from tests.support.worker import ROOT
 
 
 def pressroom(live: LiveServer, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # the CLI remembers what it submitted under XDG_STATE_HOME: one per test
+    env = {**live.env(), "XDG_STATE_HOME": str(cwd / "state")}
     return subprocess.run(
         [sys.executable, "-m", "pressroom.cli", *args],
-        env=live.env(),
+        env=env,
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -52,8 +54,10 @@ def test_submit_compress_waits_downloads_and_lists(live_server: LiveServer, tmp_
     assert "% saved" in done.stderr and f"saved {out}" in done.stderr
     job_id = done.stderr.split("job ", 1)[1].split()[0]
 
+    # a server without API keys lists no jobs: the CLI shows those it submitted
     listed = pressroom(live_server, "jobs", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
+    assert "submitted from here" in listed.stderr
     line = next(row for row in listed.stdout.splitlines() if job_id in row)
     assert "compress" in line and "completed" in line
 

@@ -75,6 +75,15 @@ def live_schema(
         multipart = "multipart/" in (response.request.headers.get("Content-Type") or "")
         if kind == "AcceptedNegativeData" and multipart and "violates `type`" in str(failure):
             return False
+        if kind == "RejectedPositiveData" and isinstance(body, bytes):
+            # a field given both flat and inside options is refused by a rule a
+            # JSON schema cannot say ("either way, not both": docs/api.md)
+            if b"given twice" in (response.content or b""):
+                return False
+            # the coverage phase sends a required enum part empty, past the
+            # schema it was drawn from; an empty format is rightly refused
+            if b'name="format"\r\n\r\n\r\n' in body:
+                return False
         # a 503 the document lists (no AI provider here, a queue down) is an
         # answer, not a crash; an undocumented one still fails the status check
         documented = case.operation.definition.raw.get("responses", {})

@@ -158,6 +158,8 @@ def _multipart(op: Operation, schema: dict[str, Any], body: str) -> dict[str, An
         encoding[name] = {"contentType": kinds}
     properties: dict[str, Any] = {}
     for name, prop in schema.get("properties", {}).items():
+        if prop.get("enum") == [None]:
+            continue  # only null is accepted (a feature off here): a form cannot send it
         properties[name], as_json = _form_property(prop, defs)
         if as_json:
             encoding[name] = {"contentType": "application/json"}
@@ -413,6 +415,10 @@ def _job_paths() -> dict[str, Any]:
                 "responses": {
                     "200": _ok("JobList", "A page of jobs"),
                     "400": _error("Invalid or unknown query parameter"),
+                    "403": _error(
+                        "JOB_LIST_DISABLED: without API keys a job id is its own "
+                        "capability, so jobs are not listed (PRESSROOM_JOB_LIST_WITHOUT_AUTH)"
+                    ),
                     "503": unavailable,
                 },
             }

@@ -294,8 +294,30 @@ OPTIONS_DESCRIPTION = (
 )
 
 
+def _options_mirror(schema: dict[str, Any]) -> None:
+    """A form whose fields may also come inside ``options``: the document
+    describes ``options`` as JSON text holding an object of those fields."""
+    props = schema.get("properties", {})
+    if "options" in props:
+        shared = {"options", *FormModel.model_fields}  # job_id, callback_url: flat only
+        others = {k: v for k, v in props.items() if k not in shared}
+        props["options"] = {
+            "type": "string",
+            "title": "Options",
+            "description": OPTIONS_DESCRIPTION,
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "type": "object",
+                "properties": others,
+                "additionalProperties": False,
+            },
+        }
+
+
 class OcrForm(FormModel):
     """Fields of POST /api/ocr (each may also come inside ``options``)."""
+
+    model_config = ConfigDict(json_schema_extra=_options_mirror)
 
     language: str = Field(
         "eng",
@@ -340,6 +362,8 @@ class OcrPreviewForm(BaseModel):
 
 class ExtractTextForm(FormModel):
     """Fields of POST /api/ai/extract-text (each may also come inside ``options``)."""
+
+    model_config = ConfigDict(json_schema_extra=_options_mirror)
 
     language: str = Field(
         "eng",
