@@ -4,6 +4,7 @@ OpenAPI document (pressroom.api.openapi), so the two cannot drift."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from flask import has_request_context, request
@@ -288,6 +289,22 @@ class ExtractStatementForm(FormModel):
 # -- OCR and text extraction (pressroom.api.ocr, pressroom.api.extract_text) ----------
 #: Tesseract language codes joined by '+': "eng", "eng+deu", "chi_sim"
 LANGUAGES_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{1,30}(\+[A-Za-z][A-Za-z0-9_]{1,30}){0,7}$"
+
+
+def _installed_languages(schema: dict[str, Any]) -> None:
+    """The document's pattern names the packs installed here, so a language
+    the schema allows is one this server reads."""
+    from pressroom.engines import tesseract
+
+    try:
+        names = [re.escape(name) for name in tesseract.installed_languages()]
+    except Exception:  # no tesseract: keep the general pattern
+        return
+    if names:
+        one = "(" + "|".join(names) + ")"
+        schema["pattern"] = rf"^{one}(\+{one}){{0,7}}$"
+
+
 OPTIONS_DESCRIPTION = (
     "The other fields as one JSON object (how PDF Smaller clients send them); "
     "a field may come either way, not both."
@@ -323,6 +340,7 @@ class OcrForm(FormModel):
         "eng",
         pattern=LANGUAGES_PATTERN,
         description="Tesseract language packs, joined by '+' (eng+deu); must be installed.",
+        json_schema_extra=_installed_languages,
     )
     quality: Literal["fast", "balanced", "accurate"] = Field(
         "balanced", description="Speed against accuracy; see docs/api.md for what each changes."
@@ -369,6 +387,7 @@ class ExtractTextForm(FormModel):
         "eng",
         pattern=LANGUAGES_PATTERN,
         description="Languages for the pages that need OCR, joined by '+'; must be installed.",
+        json_schema_extra=_installed_languages,
     )
     ocr: bool = Field(
         True, description="Read pages without a text layer by OCR (false: leave them empty)."
