@@ -330,7 +330,8 @@ def test_capabilities_and_openapi_describe_each_formats_options(client: FlaskCli
     assert by_format["images"]["properties"]["imageFormat"]["enum"] == ["png", "jpeg"]
     doc = client.get("/api/openapi.json").json
     body = doc["paths"]["/api/convert"]["post"]["requestBody"]["content"]["multipart/form-data"]
-    assert body["schema"]["properties"]["options"]["contentMediaType"] == "application/json"
+    # options travels as a JSON text part (the multipart encoding says so)
+    assert body["encoding"]["options"]["contentType"] == "application/json"
     assert "/api/convert/preview" in doc["paths"]
 
 
