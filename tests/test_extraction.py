@@ -264,7 +264,7 @@ def test_a_pdf_without_text_fails_with_its_code(
         ("{not json", "options"),
         ("[1, 2]", "options"),
         ({"exportFormat": "pdf"}, "options.exportFormat"),
-        ({"engine": "llm"}, "options.engine"),
+        ({"engine": "magic"}, "options.engine"),
         ({"locale": "xx-XX"}, "options.locale"),
         ({"exportformat": "csv"}, "options.exportformat"),
     ],
