@@ -29,6 +29,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from pressroom.services.extraction.checks import CENT, check_sum, lower_confidence
 from pressroom.services.extraction.layout import Document, Line, Word
 from pressroom.services.extraction.rules import Hit, Labels, best, clean_name, find, fold
 from pressroom.services.extraction.schemas import (
@@ -46,8 +47,6 @@ from pressroom.services.extraction.values import (
     guess_date_order,
     guess_style,
 )
-
-CENT = Decimal("0.01")
 
 ACCOUNT = Labels(
     "account number", "account no", "account #", "acct no", "acct #", "account",
@@ -492,36 +491,24 @@ def check_statement(
             warnings.append(
                 f"The running balance breaks at {len(broken)} row(s): " + "; ".join(broken[:3])
             )
-            _lower(confidence, "transactions")
+            lower_confidence(confidence, "transactions")
     if statement.opening_balance is not None and statement.closing_balance is not None:
         computed = statement.opening_balance + sum((t.amount for t in txs), Decimal(0))
-        passed = abs(computed - statement.closing_balance) <= CENT
-        checks.append(
-            Check(
-                name="opening_plus_transactions_equals_closing",
-                passed=passed,
-                expected=statement.closing_balance,
-                actual=computed,
-                message=f"Opening {statement.opening_balance} + transactions = {computed}"
-                + (f", closing is {statement.closing_balance}." if not passed else "."),
-            )
+        check_sum(
+            checks,
+            warnings,
+            confidence,
+            name="opening_plus_transactions_equals_closing",
+            printed=statement.closing_balance,
+            computed=computed,
+            says=f"Opening balance {statement.opening_balance} + transactions = {computed}",
+            but=f", but the closing balance is {statement.closing_balance}",
+            fields=("opening_balance", "closing_balance", "transactions"),
         )
-        if not passed:
-            warnings.append(
-                f"Opening balance + transactions = {computed}, "
-                f"but the closing balance is {statement.closing_balance}."
-            )
-            _lower(confidence, "opening_balance", "closing_balance", "transactions")
     for field in ("account_number_masked", "opening_balance", "closing_balance"):
         if getattr(statement, field) is None:
             warnings.append(f"No {field.replace('_', ' ').replace(' masked', '')} found.")
     return checks
-
-
-def _lower(confidence: dict[str, float], *fields: str) -> None:
-    for field in fields:
-        if field in confidence:
-            confidence[field] = round(confidence[field] * 0.6, 2)
 
 
 def _column_role(text: str) -> str | None:

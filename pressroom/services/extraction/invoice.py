@@ -32,6 +32,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from pressroom.services.extraction.checks import check_sum, lower_confidence
 from pressroom.services.extraction.layout import Cell, Document, Line, Word
 from pressroom.services.extraction.rules import (
     COMPANY,
@@ -63,8 +64,6 @@ from pressroom.services.extraction.values import (
     guess_date_order,
     guess_style,
 )
-
-CENT = Decimal("0.01")
 
 NUMBER = Labels(
     "invoice number", "invoice no", "invoice nr", "invoice #", "invoice num", "invoice id",
@@ -659,57 +658,38 @@ def check_invoice(
             else ("total", invoice.total if not invoice.tax else None)
         )
         if target is not None:
-            passed = abs(items_sum - target) <= CENT
-            checks.append(
-                Check(
-                    name=f"line_items_sum_equals_{target_name}",
-                    passed=passed,
-                    expected=target,
-                    actual=items_sum,
-                    message=(
-                        f"The line items add up to {items_sum}"
-                        + (f", the {target_name} is {target}." if not passed else ".")
-                    ),
-                )
+            check_sum(
+                checks,
+                warnings,
+                confidence,
+                name=f"line_items_sum_equals_{target_name}",
+                printed=target,
+                computed=items_sum,
+                says=f"The line items add up to {items_sum}",
+                but=f", but the {target_name} is {target}",
+                fields=("line_items", target_name),
             )
-            if not passed:
-                warnings.append(
-                    f"The line items add up to {items_sum}, but the {target_name} is {target}."
-                )
-                _lower(confidence, "line_items", target_name)
     if invoice.subtotal is not None and invoice.total is not None and "subtotal" not in derived:
         tax = invoice.tax or Decimal(0)
         computed = invoice.subtotal + tax
-        passed = abs(computed - invoice.total) <= CENT
-        checks.append(
-            Check(
-                name="subtotal_plus_tax_equals_total",
-                passed=passed,
-                expected=invoice.total,
-                actual=computed,
-                message=f"Subtotal {invoice.subtotal} + tax {tax} = {computed}"
-                + (f", total is {invoice.total}." if not passed else "."),
-            )
+        check_sum(
+            checks,
+            warnings,
+            confidence,
+            name="subtotal_plus_tax_equals_total",
+            printed=invoice.total,
+            computed=computed,
+            says=f"Subtotal {invoice.subtotal} + tax {tax} = {computed}",
+            but=f", but the total is {invoice.total}",
+            fields=("subtotal", "tax", "total"),
         )
-        if not passed:
-            warnings.append(
-                f"Subtotal {invoice.subtotal} + tax {tax} = {computed}, "
-                f"but the total is {invoice.total}."
-            )
-            _lower(confidence, "subtotal", "tax", "total")
     for field in ("invoice_number", "issue_date", "total"):
         if getattr(invoice, field) is None:
             warnings.append(f"No {field.replace('_', ' ')} found.")
     if invoice.due_date and invoice.issue_date and invoice.due_date < invoice.issue_date:
         warnings.append("The due date is before the issue date.")
-        _lower(confidence, "due_date")
+        lower_confidence(confidence, "due_date")
     return checks
-
-
-def _lower(confidence: dict[str, float], *fields: str) -> None:
-    for field in fields:
-        if field in confidence:
-            confidence[field] = round(confidence[field] * 0.6, 2)
 
 
 def _role(text: str) -> str | None:
