@@ -142,6 +142,12 @@
     const hint = schema.description ? el("p", { class: "hint", id: hintId }, schema.description) : null;
     const described = hint ? hintId : undefined;
 
+    // a choice whose only value is null (a feature this server has off, e.g.
+    // callback_url without webhooks) offers nothing to choose: no field
+    if (kind === "choice" && (schema.enum || [schema.const]).every((v) => v === null)) {
+      return { name, kind, read: () => undefined };
+    }
+
     if (kind === "object") {
       const set = el("fieldset", hint ? { "aria-describedby": hintId } : {});
       set.append(el("legend", {}, label));
@@ -175,7 +181,8 @@
     wrap.append(el("label", { for: id }, label));
     let input;
     if (kind === "choice" || kind === "multi") {
-      const values = kind === "multi" ? schema.items.enum : (schema.enum || [schema.const]);
+      const values = (kind === "multi" ? schema.items.enum : (schema.enum || [schema.const]))
+        .filter((v) => v !== null);  // "not given" is the server default below
       input = el("select", { id, name, multiple: kind === "multi", required, "aria-describedby": described });
       if (kind === "choice" && (schema.default === undefined || schema.default === null) && !required) {
         input.append(el("option", { value: "" }, "(server default)"));
