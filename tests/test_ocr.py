@@ -50,22 +50,12 @@ def _latin1_postscript(lines: list[str], size: int = 18) -> str:
 
 def scan_png(path: Path, lines: list[str], dpi: int = 200) -> Path:
     """A grey scan of ``lines`` at ``dpi`` (Ghostscript), with the dpi recorded."""
-    subprocess.run(
-        [
-            "gs",
-            "-q",
-            "-dSAFER",
-            "-dBATCH",
-            "-dNOPAUSE",
-            "-sDEVICE=pnggray",
-            f"-r{dpi}",
-            f"-g{int(WIDTH_IN * dpi)}x{int(HEIGHT_IN * dpi)}",
-            f"-sOutputFile={path}",
-            "-c",
-            _latin1_postscript(lines),
-        ],
-        check=True,
-        timeout=60,
+    pdfs.ghostscript(
+        "pnggray",
+        path,
+        _latin1_postscript(lines),
+        f"-r{dpi}",
+        f"-g{int(WIDTH_IN * dpi)}x{int(HEIGHT_IN * dpi)}",
     )
     with Image.open(path) as image:
         image.load()

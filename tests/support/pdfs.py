@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 
-def _ghostscript(device: str, output: Path, postscript: str, *options: str) -> None:
+def ghostscript(device: str, output: Path, postscript: str, *options: str) -> None:
+    """Run PostScript through Ghostscript into ``output`` (a test fixture maker)."""
     subprocess.run(
         [
             "gs",
@@ -32,7 +33,7 @@ def text_pdf(path: Path, pages: int = 3, words: str = "Pressroom test page") -> 
         f"72 700 moveto ({words} {n}) show 72 680 moveto (Line two of page {n}) show showpage"
         for n in range(1, pages + 1)
     )
-    _ghostscript("pdfwrite", path, f"/Helvetica findfont 14 scalefont setfont {body}")
+    ghostscript("pdfwrite", path, f"/Helvetica findfont 14 scalefont setfont {body}")
     return path
 
 
@@ -112,7 +113,7 @@ def scanned_pdf(path: Path, words: str = "Scanned page of Pressroom", dpi: int =
     from PIL import Image
 
     png = path.with_suffix(".png")
-    _ghostscript(
+    ghostscript(
         "pnggray",
         png,
         "/Times-Roman findfont 14 scalefont setfont "
