@@ -6,11 +6,13 @@ Celery worker with two processes, beat) in a temporary data folder, on
 PostgreSQL + Redis by default or on the embedded defaults (SQLite and the
 filesystem broker) with ``--embedded``, and measures, in one run:
 
-1. the engine alone: the worker's qpdf work for one job (``inspect`` then
-   ``optimize_lossless``, called directly), sequentially and two at a time;
-2. compression jobs submitted through ``POST /api/compress`` and followed with
-   ``GET /api/jobs/{id}``: one client (unloaded latency and server overhead),
-   then N jobs at concurrency C (throughput);
+1. the engine alone: one job's engine work called directly, without the job
+   layer (the upload's ``qpdf.inspect``, then ``CompressionService.compress``
+   at ``--level``, lossless by default), sequentially and two at a time;
+2. compression jobs submitted through ``POST /api/compress`` at ``--level``
+   and followed with ``GET /api/jobs/{id}`` (or, with ``--follow events``,
+   ``GET /api/jobs/{id}/events``): one client (unloaded latency and server
+   overhead), then N jobs at concurrency C (throughput);
 3. ``GET /api/jobs/{id}`` under concurrent load (wrk when installed);
 4. a 200 MB upload, sampling the API processes' RSS and the broker's memory;
 5. disk use of the storage folder before and after ``pressroom cleanup``.
@@ -30,6 +32,7 @@ and Redis on 127.0.0.1; wrk is used when installed.
 
     .venv/bin/python bench/pipeline.py              # PostgreSQL + Redis
     .venv/bin/python bench/pipeline.py --embedded   # SQLite + filesystem broker
+    .venv/bin/python bench/pipeline.py --level medium --follow events
     .venv/bin/python bench/pipeline.py --markdown   # the stored runs, side by side
 """
 
