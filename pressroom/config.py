@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     cleanup_interval_seconds: float = Field(900.0, description="How often beat runs the cleanup.")
 
     time_limit_pdf: int = Field(600, description="Hard time limit (s) of the pdf queue.")
+    time_limit_bulk: int = Field(3600, description="Hard time limit (s) of the bulk queue.")
     time_limit_ocr: int = Field(1800, description="Hard time limit (s) of the ocr queue.")
     time_limit_ai: int = Field(600, description="Hard time limit (s) of the ai queue.")
     time_limit_maintenance: int = Field(300, description="Hard time limit (s) of maintenance.")

@@ -14,10 +14,16 @@ from pressroom.jobs.states import JobStatus, TaskType
 from pressroom.runtime import Runtime
 
 
-def running_job(rt: Runtime, *, attempts: int = 1, started_ago: float = 0) -> str:
+def running_job(
+    rt: Runtime,
+    *,
+    attempts: int = 1,
+    started_ago: float = 0,
+    task_type: TaskType = TaskType.COMPRESS,
+) -> str:
     """A job claimed by a worker ``started_ago`` seconds ago."""
     job_id = f"m-{uuid.uuid4().hex}"
-    rt.ops.create_job_safely(job_id, TaskType.COMPRESS, {"options": {}}, celery_task_id="m1")
+    rt.ops.create_job_safely(job_id, task_type, {"options": {}}, celery_task_id="m1")
     for _ in range(attempts):
         rt.ops.claim(job_id, "m1", max_attempts=10)
 
@@ -59,6 +65,22 @@ def test_reaper_requeues_a_job_whose_worker_died(isolated_runtime: Runtime) -> N
     # the dead attempt's message is now stale: it may not run the job again
     assert rt.ops.claim(stuck, "m1", max_attempts=3) is None
     assert rt.ops.get_job(healthy).status == "processing"  # type: ignore[union-attr]
+
+
+def test_a_bulk_job_has_the_bulk_queues_longer_limit(isolated_runtime: Runtime) -> None:
+    # many files in one job may run past the pdf queue's limit without being
+    # taken for a job whose worker died
+    rt = isolated_runtime
+    assert rt.settings.time_limit_bulk > rt.settings.time_limit_pdf
+    past_pdf = rt.settings.time_limit_pdf + rt.settings.reaper_grace_seconds + 5
+    bulk = running_job(rt, started_ago=past_pdf, task_type=TaskType.BULK_COMPRESS)
+    single = running_job(rt, started_ago=past_pdf)
+    reap_stuck_jobs(rt)
+    assert rt.ops.get_job(bulk).status == "processing"  # type: ignore[union-attr]
+    assert rt.ops.get_job(single).status == "pending"  # type: ignore[union-attr]
+    past_bulk = rt.settings.time_limit_bulk + rt.settings.reaper_grace_seconds + 5
+    reap_stuck_jobs(rt, now=utcnow() + timedelta(seconds=past_bulk - past_pdf))
+    assert rt.ops.get_job(bulk).status == "pending"  # type: ignore[union-attr]
 
 
 def test_reaper_fails_a_job_out_of_attempts_with_worker_lost(isolated_runtime: Runtime) -> None:

@@ -64,6 +64,7 @@ class Queue(StrEnum):
     """Queues split by resource profile; each has its own time limits."""
 
     PDF = "pdf"  # CPU-bound PDF work: compression, conversion, extraction
+    BULK = "bulk"  # many PDFs in one job: long runs, kept apart from single jobs
     OCR = "ocr"  # long CPU-bound OCR runs
     AI = "ai"  # network-bound calls to language-model providers
     MAINTENANCE = "maintenance"  # cleanup and the reaper
@@ -72,7 +73,7 @@ class Queue(StrEnum):
 #: Which queue each job task type runs on.
 QUEUE_OF: dict[TaskType, Queue] = {
     TaskType.COMPRESS: Queue.PDF,
-    TaskType.BULK_COMPRESS: Queue.PDF,
+    TaskType.BULK_COMPRESS: Queue.BULK,
     TaskType.CONVERT: Queue.PDF,
     TaskType.CONVERSION_PREVIEW: Queue.PDF,
     TaskType.EXTRACT_TEXT: Queue.PDF,

@@ -12,10 +12,11 @@ from pathlib import Path
 from pressroom.cli import worker_argv
 from pressroom.db.models import utcnow
 from pressroom.jobs.operations import JobOperations
+from pressroom.jobs.states import Queue
 from tests.support.backends import Backend
 
 ROOT = Path(__file__).resolve().parents[2]
-QUEUES = "pdf,ocr,ai,maintenance"
+QUEUES = ",".join(q.value for q in Queue)
 
 
 class WorkerProcess:
