@@ -45,6 +45,7 @@ import itertools
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -761,6 +762,13 @@ def qpdf_pages(path: Path) -> int:
 # --------------------------------------------------------------------------
 # 1. the engine alone
 # --------------------------------------------------------------------------
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and of the children it has waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def engine_alone(pdf: Path, runs: int, workdir: Path, level: str) -> dict[str, Any]:
     """The engine work of one job, called directly without the job layer: the
     API's inspection of the upload, then ``CompressionService.compress`` at
@@ -792,10 +800,12 @@ def engine_alone(pdf: Path, runs: int, workdir: Path, level: str) -> dict[str, A
         one(f"warm{i}")
     inspect_s: list[float] = []
     optimize_s: list[float] = []
+    cpu_before = _cpu_seconds()
     for i in range(runs):
         a, b = one(str(i))
         inspect_s.append(a)
         optimize_s.append(b)
+    cpu_per_job = (_cpu_seconds() - cpu_before) / runs
     per_job = [a + b for a, b in zip(inspect_s, optimize_s, strict=True)]
 
     # the same work two at a time (what two worker processes could do)
@@ -822,6 +832,11 @@ def engine_alone(pdf: Path, runs: int, workdir: Path, level: str) -> dict[str, A
     cores = os.cpu_count() or 1
     usable = min(cores, WORKER_PROCESSES)
     mean_job = statistics.fmean(per_job)
+    # the ceiling: usable cores over the engine's time per job, by the clock
+    # and by CPU-seconds (an engine whose children wait, or use two cores,
+    # makes the two differ); the higher of the two is the stricter yardstick
+    by_wall = usable / mean_job
+    by_cpu = usable / cpu_per_job if cpu_per_job > 0 else by_wall
     return {
         "runs": runs,
         "inspect_ms_p50": ms(percentile(inspect_s, 50)),
@@ -831,7 +846,10 @@ def engine_alone(pdf: Path, runs: int, workdir: Path, level: str) -> dict[str, A
         "job_ms_p95": ms(percentile(per_job, 95)),
         "cores": cores,
         "usable_cores": usable,
-        "max_jobs_per_s": round(usable / mean_job, 2),
+        "cpu_ms_per_job": ms(cpu_per_job),
+        "max_jobs_per_s_by_wall": round(by_wall, 2),
+        "max_jobs_per_s_by_cpu": round(by_cpu, 2),
+        "max_jobs_per_s": round(max(by_wall, by_cpu), 2),
         "measured_parallel_jobs_per_s": round(runs / parallel_wall, 2),
         "parallel": parallel,
     }
@@ -1365,8 +1383,17 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         "  of which qpdf inspect / CompressionService.compress, p50",
         pair(eng, "inspect_ms_p50", "optimize_ms_p50"),
     )
+    if "cpu_ms_per_job" in eng:  # runs stored before CPU-seconds were counted lack it
+        row(
+            "engine alone: CPU per job (with its child processes)",
+            fmt(eng["cpu_ms_per_job"], " ms"),
+        )
+        row(
+            f"engine max jobs/s ({eng['usable_cores']} cores / wall, / CPU per job)",
+            pair(eng, "max_jobs_per_s_by_wall", "max_jobs_per_s_by_cpu", ""),
+        )
     row(
-        f"engine max jobs/s ({eng['usable_cores']} cores / mean engine time)",
+        "engine max jobs/s (the higher: the yardstick)",
         fmt(eng["max_jobs_per_s"]),
         ref="~18 (2 / 0.110 s)",
     )
