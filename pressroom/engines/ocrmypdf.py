@@ -10,8 +10,8 @@ one failed (or retried) job, never the worker.
 
 Progress comes from our plugin (pressroom.engines.ocrmypdf_progress), which
 records each progress-bar update in a file the worker reads while it waits.
-A second plugin (pressroom.engines.ocrmypdf_straighten), loaded on request,
-lets Tesseract read a straightened copy of each page and records the angles.
+A second plugin (pressroom.engines.ocrmypdf_jpeg), loaded whenever pages are
+deskewed, keeps a straightened JPEG page at its original's JPEG quality.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pressroom.engines.ocrmypdf_progress import progress_path
-from pressroom.engines.ocrmypdf_straighten import read_skew, skew_path
 from pressroom.engines.runner import run
 from pressroom.errors import (
     EncryptedPDFError,
@@ -36,7 +35,7 @@ from pressroom.errors import (
 log = logging.getLogger(__name__)
 
 PLUGIN = "pressroom.engines.ocrmypdf_progress"
-STRAIGHTEN_PLUGIN = "pressroom.engines.ocrmypdf_straighten"
+JPEG_PLUGIN = "pressroom.engines.ocrmypdf_jpeg"
 
 #: OCRmyPDF's exit codes (ocrmypdf.exceptions.ExitCode)
 EXIT_OK = 0
@@ -66,9 +65,6 @@ class OcrRequest:
     jobs: int = 0  # 0: every core
     keep_hocr: bool = False  # keep Tesseract's per-page hOCR (for words with boxes)
     invalidate_signatures: bool = False
-    #: Tesseract reads each page straightened, the page stays as it is
-    #: (never with ``--deskew`` in ``args``: the page would be turned twice)
-    straighten: bool = False
 
     def argv(self, src: Path, dest: Path) -> list[str]:
         args = [
@@ -77,7 +73,7 @@ class OcrRequest:
             "ocrmypdf",
             "--plugin",
             PLUGIN,
-            *(["--plugin", STRAIGHTEN_PLUGIN] if self.straighten else []),
+            *(["--plugin", JPEG_PLUGIN] if "--deskew" in self.args else []),
             "--language",
             "+".join(self.languages),
             *MODE_ARGS[self.mode],
@@ -127,9 +123,6 @@ class OcrOutcome:
     work_folder: Path | None
     pdfa: bool
     warnings: list[str] = field(default_factory=list)
-    #: per page (1-based) read straightened: the ``angle`` (degrees) the OCR
-    #: image was turned by, and the ``width`` and ``height`` (points) of its frame
-    skew: dict[int, dict[str, float]] = field(default_factory=dict)
 
     def hocr_file(self, page: int) -> Path | None:
         if self.work_folder is None:
@@ -194,8 +187,6 @@ def ocr(
     if reader is not None:
         reader()
     progress_path(dest).unlink(missing_ok=True)
-    skew = read_skew(dest)
-    skew_path(dest).unlink(missing_ok=True)
     lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
     warnings: list[str] = []
     pdfa = request.pdfa
@@ -206,7 +197,7 @@ def ocr(
         dest.unlink(missing_ok=True)
         raise _error(result.returncode, lines)
     work = sorted(workdir.glob("ocrmypdf.io.*")) if request.keep_hocr else []
-    return OcrOutcome(dest, work[-1] if work else None, pdfa, warnings, skew)
+    return OcrOutcome(dest, work[-1] if work else None, pdfa, warnings)
 
 
 def _error(code: int, lines: list[str]) -> PressroomError:

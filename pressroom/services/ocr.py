@@ -10,14 +10,13 @@ document holds and what OCR would cost, without running it.
 Everything that parses the upload runs in a child process: img2pdf for
 images, pressroom.services.ocr_inspect for the PDF, OCRmyPDF itself, and
 pressroom.services.ocr_layer, which makes the text layer of a searchable PDF
-lean (and puts a straightened reading back on the page as scanned).
+lean.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -52,9 +51,7 @@ class QualityPreset:
     """What a quality level changes in OCRmyPDF and Tesseract (docs/api.md)."""
 
     args: tuple[str, ...]
-    #: Tesseract reads each page straightened; the page image is kept as it
-    #: is (pressroom.engines.ocrmypdf_straighten), unlike ``deskew=true``
-    straighten: bool
+    deskew: bool
     clean: bool
     #: CPU-seconds of OCR per megapixel of page image, measured by
     #: bench/ocr.py on this project's 2-core machine (the preview's estimate
@@ -73,7 +70,7 @@ PRESETS: dict[str, QualityPreset] = {
             "--max-ocr-image-mpixels",
             "3",
         ),
-        straighten=False,
+        deskew=False,
         clean=False,
         seconds_per_mpixel=0.86,
         description=(
@@ -84,7 +81,7 @@ PRESETS: dict[str, QualityPreset] = {
     ),
     "balanced": QualityPreset(
         args=("--optimize", "1"),
-        straighten=False,
+        deskew=False,
         clean=False,
         seconds_per_mpixel=0.95,
         description=(
@@ -94,12 +91,13 @@ PRESETS: dict[str, QualityPreset] = {
     ),
     "accurate": QualityPreset(
         args=("--optimize", "1"),
-        straighten=True,
+        deskew=True,
         clean=False,
         seconds_per_mpixel=1.1,
         description=(
-            "Tesseract reads a straightened copy of each page; the page image is kept "
-            "as it is and the text is laid at the page's own slant."
+            "Pages straightened before Tesseract reads them (deskew); the straightened "
+            "page image replaces the original (a JPEG scan encoded again with its own "
+            "quantisation tables)."
         ),
     ),
 }
@@ -132,17 +130,19 @@ class OCROptions:
             invalidate_signature=bool(options.get("invalidateSignature", False)),
         )
 
-    def engine_args(self) -> list[str]:
+    def engine_args(self, *, bilevel: bool = False) -> list[str]:
         """The quality's switches, with the user's deskew / clean / rotate on top.
 
-        ``deskew=true`` is OCRmyPDF's ``--deskew``: the straightened page
-        image replaces the original in the output (a JPEG scan re-encoded, a
-        black-and-white one stored as grey, 1.8 times the CCITT original on
-        the corpus). No quality does that; ``accurate`` straightens only what
-        Tesseract reads (``straighten``)."""
+        OCRmyPDF refuses ``--deskew`` with ``--redo-ocr`` (it would move the
+        text already on the page), so redo leaves the quality's deskew out.
+        Nor does a quality deskew black-and-white scans (``bilevel``): the
+        straightened page is stored as a grey image, about 1.8 times the
+        CCITT original on the corpus, for a small gain in accuracy; an
+        explicit ``deskew=true`` still does."""
         preset = PRESETS[self.quality]
         args = list(preset.args)
-        if self.deskew:
+        deskew = (preset.deskew and not bilevel) if self.deskew is None else self.deskew
+        if deskew and self.mode != "redo":
             args.append("--deskew")
         clean = preset.clean if self.clean is None else self.clean
         if clean and shutil.which("unpaper"):
@@ -150,12 +150,6 @@ class OCROptions:
         if self.rotate_pages:
             args.append("--rotate-pages")
         return args
-
-    def straighten(self) -> bool:
-        """Whether Tesseract reads straightened pages while the page stays as
-        it is: the quality's choice, unless the user said ``deskew`` either way
-        (``true`` straightens the page itself, ``false`` neither)."""
-        return self.deskew is None and PRESETS[self.quality].straighten
 
     def check(self) -> None:
         if self.deskew and self.mode == "redo":
@@ -227,18 +221,13 @@ class OCRService:
             raise DamagedImageError(detail=(lines[-1][-300:] if lines else ""))
         return dest
 
-    def lean_text_layer(self, outcome: ocrmypdf.OcrOutcome, workdir: Path) -> Path:
-        """The searchable PDF with its text layer made lean and, for pages read
-        straightened, turned back onto the page (pressroom.services.ocr_layer,
-        in a child process)."""
+    def lean_text_layer(self, pdf: Path, workdir: Path) -> Path:
+        """The searchable PDF with its invisible text layer made lean
+        (pressroom.services.ocr_layer, in a child process: the PDF comes from
+        an untrusted upload); the page images are left as they are."""
         dest = workdir / "result.pdf"
-        args: list[str | Path] = [outcome.output, dest]
-        if outcome.skew:
-            skew = workdir / "skew.json"
-            skew.write_text(json.dumps(outcome.skew), encoding="utf-8")
-            args += ["--skew", skew]
         report = run_module(
-            "pressroom.services.ocr_layer", args, timeout=self.limits.engine_timeout
+            "pressroom.services.ocr_layer", [pdf, dest], timeout=self.limits.engine_timeout
         )
         log.debug("text layer: %s", report)
         return dest
@@ -273,12 +262,12 @@ class OCRService:
             else list(range(1, pages + 1))
         )
         want_hocr = options.output_format in ("json", "hocr")
+        bilevel = all(p["bilevel"] for p in info["page_info"] if p["page"] in ocr_pages)
         request = ocrmypdf.OcrRequest(
             languages=options.languages,
             mode=options.mode,
             pdfa=options.output_format == "pdfa",
-            args=tuple(options.engine_args()),
-            straighten=options.straighten(),
+            args=tuple(options.engine_args(bilevel=bilevel and bool(ocr_pages))),
             page_timeout=self.limits.page_timeout,
             jobs=self.limits.jobs,
             keep_hocr=want_hocr,
@@ -290,7 +279,7 @@ class OCRService:
         suffix, out_mime = FORMAT_FILES[options.output_format]
         fmt = options.output_format
         if fmt in ("searchable_pdf", "pdfa"):
-            output = self.lean_text_layer(outcome, workdir)
+            output = self.lean_text_layer(outcome.output, workdir)
         elif fmt == "text":
             output = workdir / "result.txt"
             texts = self.page_texts(outcome.output)
@@ -321,7 +310,7 @@ class OCRService:
             else None,
             "seconds": round(ocr_seconds, 2),
             "seconds_per_page": round(ocr_seconds / len(ocr_pages), 2) if ocr_pages else None,
-            "settings": {"engine_args": list(request.args), "straighten": request.straighten},
+            "settings": {"engine_args": list(request.args)},
             "warnings": outcome.warnings,
         }
         return OCRResult(output, suffix, out_mime, result)
@@ -429,7 +418,7 @@ class OCRService:
             width, height = page["width_pt"], page["height_pt"]
             hocr = outcome.hocr_file(n) if n in ocr_pages else None
             if hocr is not None:
-                words = hocr_words(hocr.read_bytes(), width, turn=outcome.skew.get(n))
+                words = hocr_words(hocr.read_bytes(), width)
                 source = "ocr"
             else:
                 words = layer.get(n, [])
@@ -497,26 +486,8 @@ def _title_fields(title: str) -> dict[str, list[str]]:
     return fields
 
 
-def _turned_back(box: list[float], turn: dict[str, float]) -> list[float]:
-    """The box (points from the top left) of a word read on a page that was
-    turned ``turn["angle"]`` degrees counter-clockwise about its centre: the
-    box around its corners turned back, as the word lies on the page."""
-    cx, cy = turn["width"] / 2, turn["height"] / 2
-    theta = math.radians(turn["angle"])
-    cos, sin = math.cos(theta), math.sin(theta)
-    xs, ys = [], []
-    for x, y in ((box[0], box[1]), (box[2], box[1]), (box[0], box[3]), (box[2], box[3])):
-        # clockwise on the page: y runs downwards
-        xs.append(cx + (x - cx) * cos - (y - cy) * sin)
-        ys.append(cy + (x - cx) * sin + (y - cy) * cos)
-    return [min(xs), min(ys), max(xs), max(ys)]
-
-
-def hocr_words(
-    data: bytes, page_width_pt: float, *, turn: dict[str, float] | None = None
-) -> list[dict[str, Any]]:
-    """Tesseract's hOCR words, boxes turned from pixels into PDF points (and
-    turned back onto the page when Tesseract read it straightened)."""
+def hocr_words(data: bytes, page_width_pt: float) -> list[dict[str, Any]]:
+    """Tesseract's hOCR words, boxes turned from pixels into PDF points."""
     root = SafeET.fromstring(data)
     scale = None
     words = []
@@ -538,13 +509,10 @@ def hocr_words(
             box = [float(v) for v in fields.get("bbox", ["0", "0", "0", "0"])]
             factor = scale or 1.0
             conf = fields.get("x_wconf")
-            box = [v * factor for v in box]
-            if turn is not None:
-                box = _turned_back(box, turn)
             words.append(
                 {
                     "text": text,
-                    "bbox": [round(v, 1) for v in box],
+                    "bbox": [round(v * factor, 1) for v in box],
                     "confidence": float(conf[0]) if conf else None,
                 }
             )

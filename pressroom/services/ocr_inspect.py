@@ -43,11 +43,13 @@ def _page(page: pdfium.PdfPage, number: int) -> dict[str, Any]:
     chars = sum(1 for ch in text if not ch.isspace())
     images = 0
     dpis: list[float] = []
+    bits: list[int] = []
     pixels = 0
     for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4):
         images += 1
         meta = obj.get_metadata()
         pixels += int(meta.width) * int(meta.height)
+        bits.append(int(meta.bits_per_pixel))
         if meta.horizontal_dpi > 0:
             dpis.append(float(min(meta.horizontal_dpi, meta.vertical_dpi or meta.horizontal_dpi)))
     return {
@@ -59,6 +61,7 @@ def _page(page: pdfium.PdfPage, number: int) -> dict[str, Any]:
         "images": images,
         "image_pixels": pixels,
         "image_dpi": round(max(dpis)) if dpis else None,
+        "bilevel": bool(bits) and max(bits) == 1,  # black-and-white scans only
     }
 
 

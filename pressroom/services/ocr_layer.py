@@ -1,7 +1,7 @@
-"""The invisible text layer of an OCRmyPDF output, made lean and put in place.
+"""The invisible text layer of an OCRmyPDF output, made lean.
 
-Runs in its own process (``python -m pressroom.services.ocr_layer IN OUT
-[--skew FILE]``) because it parses a PDF made from an untrusted upload. It
+Runs in its own process (``python -m pressroom.services.ocr_layer IN OUT``)
+because it parses a PDF made from an untrusted upload. It
 prints one JSON object (what it changed, in bytes).
 
 OCRmyPDF adds one Form XObject per page, named ``/OCR-...``, drawn with
@@ -16,10 +16,7 @@ it is drawn with. Without changing a pixel of the page, this module:
   horizontal scaling to 1/2 %, and recompresses the content at zlib's level 9;
 - empties the glyph outlines of the fonts that layer alone uses (the text is
   never painted: render mode 3), keeping every glyph, its advance width and
-  the character map, so selection, search and copy are unchanged;
-- with ``--skew``, turns each page's layer back by the angle at which
-  pressroom.engines.ocrmypdf_straighten straightened the image Tesseract read
-  (the layer's ``/Matrix``), so the words lie on the page as scanned.
+  the character map, so selection, search and copy are unchanged.
 
 Any other object, the page images in particular, is written back as it was.
 """
@@ -156,14 +153,6 @@ def _font_programs(font: pikepdf.Object) -> Iterable[pikepdf.Stream]:
                 yield program
 
 
-def _rotation(angle: float, width: float, height: float) -> pikepdf.Matrix:
-    """Turn by ``-angle`` degrees about the centre of a width x height frame:
-    undoes Pillow's counter-clockwise ``rotate(angle)`` of the OCR image."""
-    to_centre = pikepdf.Matrix().translated(-width / 2, -height / 2)
-    back = pikepdf.Matrix().translated(width / 2, height / 2)
-    return to_centre @ pikepdf.Matrix().rotated(-angle) @ back
-
-
 def _entries(holder: pikepdf.Object, kind: str) -> dict[str, pikepdf.Object]:
     """The ``/Resources`` entries of one kind (``/Font``, ``/XObject``)."""
     resources = holder.get("/Resources")
@@ -173,30 +162,29 @@ def _entries(holder: pikepdf.Object, kind: str) -> dict[str, pikepdf.Object]:
     return dict(entries.items()) if isinstance(entries, pikepdf.Dictionary) else {}
 
 
-def _layers(pdf: pikepdf.Pdf) -> Iterable[tuple[int, pikepdf.Stream]]:
-    for number, page in enumerate(pdf.pages, 1):
+def _layers(pdf: pikepdf.Pdf) -> Iterable[pikepdf.Stream]:
+    for page in pdf.pages:
         for name, xobject in _entries(page.obj, "/XObject").items():
             if (
                 name.startswith("/OCR-")
                 and isinstance(xobject, pikepdf.Stream)
                 and xobject.get("/Subtype") == "/Form"
             ):
-                yield number, xobject
+                yield xobject
 
 
-def compact(src: Path, dest: Path, skew: dict[int, dict[str, float]]) -> dict[str, Any]:
+def compact(src: Path, dest: Path) -> dict[str, Any]:
     report: dict[str, Any] = {
         "layers": 0,
         "content_bytes": [0, 0],
         "font_bytes": [0, 0],
         "fonts_unread": [],
-        "pages_turned": 0,
     }
     with pikepdf.open(src) as pdf:
         linearized = pdf.is_linearized
         seen: set[tuple[int, int]] = set()
         fonts: dict[tuple[int, int], pikepdf.Stream] = {}
-        for number, layer in _layers(pdf):
+        for layer in _layers(pdf):
             if layer.objgen in seen:
                 continue
             seen.add(layer.objgen)
@@ -215,13 +203,6 @@ def compact(src: Path, dest: Path, skew: dict[int, dict[str, float]]) -> dict[st
                     for font in _entries(layer, "/Font").values():
                         for program in _font_programs(font):
                             fonts.setdefault(program.objgen, program)
-            turn = skew.get(number)
-            if turn is not None:
-                matrix = _rotation(turn["angle"], turn["width"], turn["height"])
-                if "/Matrix" in layer:
-                    matrix = matrix @ pikepdf.Matrix(layer.Matrix)
-                layer.Matrix = pikepdf.Array(matrix.shorthand)
-                report["pages_turned"] += 1
         for program in fonts.values():
             before = len(program.read_raw_bytes())
             try:
@@ -242,19 +223,11 @@ def compact(src: Path, dest: Path, skew: dict[int, dict[str, float]]) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Make an OCR text layer lean, and put it in place."
-    )
+    parser = argparse.ArgumentParser(description="Make an OCR text layer lean.")
     parser.add_argument("src", type=Path)
     parser.add_argument("dest", type=Path)
-    parser.add_argument(
-        "--skew", type=Path, default=None, help="JSON: page -> angle, width, height"
-    )
     args = parser.parse_args(argv)
-    skew: dict[int, dict[str, float]] = {}
-    if args.skew is not None:
-        skew = {int(k): v for k, v in json.loads(args.skew.read_text(encoding="utf-8")).items()}
-    json.dump(compact(args.src, args.dest, skew), sys.stdout)
+    json.dump(compact(args.src, args.dest), sys.stdout)
     return 0
 
 
