@@ -323,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({platform.machine()}, {platform.python_version()}); "
         "presets: "
         + "; ".join(
-            f"{k}: {' '.join(v.args)}{' + straightened reading' if v.straighten else ''}"
+            f"{k}: {' '.join(v.args)}{' --deskew (not on bilevel scans)' if v.deskew else ''}"
             for k, v in PRESETS.items()
         )
     )
