@@ -173,6 +173,27 @@ def _layers(pdf: pikepdf.Pdf) -> Iterable[pikepdf.Stream]:
                 yield xobject
 
 
+def _painted_programs(pdf: pikepdf.Pdf) -> set[tuple[int, int]]:
+    """The font programs that anything other than an OCR layer may use: the
+    pages' own fonts and those of every other Form XObject, at any depth."""
+    found: set[tuple[int, int]] = set()
+    visited: set[tuple[int, int]] = set()
+    holders: list[pikepdf.Object] = [page.obj for page in pdf.pages]
+    while holders:
+        holder = holders.pop()
+        for font in _entries(holder, "/Font").values():
+            found.update(program.objgen for program in _font_programs(font))
+        for name, xobject in _entries(holder, "/XObject").items():
+            if (
+                isinstance(xobject, pikepdf.Stream)
+                and not name.startswith("/OCR-")
+                and xobject.objgen not in visited
+            ):
+                visited.add(xobject.objgen)
+                holders.append(xobject)
+    return found
+
+
 def compact(src: Path, dest: Path) -> dict[str, Any]:
     report: dict[str, Any] = {
         "layers": 0,
@@ -203,7 +224,10 @@ def compact(src: Path, dest: Path) -> dict[str, Any]:
                     for font in _entries(layer, "/Font").values():
                         for program in _font_programs(font):
                             fonts.setdefault(program.objgen, program)
-        for program in fonts.values():
+        painted = _painted_programs(pdf)
+        for objgen, program in fonts.items():
+            if objgen in painted:
+                continue
             before = len(program.read_raw_bytes())
             try:
                 lean = glyphless(program.read_bytes())
