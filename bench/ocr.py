@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import platform
 import re
 import resource
@@ -61,6 +62,12 @@ from rapidfuzz.distance import Levenshtein
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# the service's children (inspection, OCRmyPDF with our plugins, the text
+# layer pass) import pressroom too: from this checkout, not from wherever the
+# venv's editable install points
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+)
 
 from pressroom.services.ocr import (  # noqa: E402
     PRESETS,
@@ -314,7 +321,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (
         f"Run {started:%Y-%m-%d %H:%M} UTC on {platform.node()} "
         f"({platform.machine()}, {platform.python_version()}); "
-        f"presets: " + "; ".join(f"{k}: {' '.join(v.args)}" for k, v in PRESETS.items())
+        "presets: "
+        + "; ".join(
+            f"{k}: {' '.join(v.args)}{' --deskew (not on bilevel scans)' if v.deskew else ''}"
+            for k, v in PRESETS.items()
+        )
     )
     text = header + "\n\n" + report + "\n\n" + "\n".join(checks) + "\n"
     print("\n" + text)

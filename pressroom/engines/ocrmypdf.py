@@ -10,6 +10,8 @@ one failed (or retried) job, never the worker.
 
 Progress comes from our plugin (pressroom.engines.ocrmypdf_progress), which
 records each progress-bar update in a file the worker reads while it waits.
+A second plugin (pressroom.engines.ocrmypdf_jpeg), loaded whenever pages are
+deskewed, keeps a straightened JPEG page at its original's JPEG quality.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pressroom.errors import (
 log = logging.getLogger(__name__)
 
 PLUGIN = "pressroom.engines.ocrmypdf_progress"
+JPEG_PLUGIN = "pressroom.engines.ocrmypdf_jpeg"
 
 #: OCRmyPDF's exit codes (ocrmypdf.exceptions.ExitCode)
 EXIT_OK = 0
@@ -70,6 +73,7 @@ class OcrRequest:
             "ocrmypdf",
             "--plugin",
             PLUGIN,
+            *(["--plugin", JPEG_PLUGIN] if "--deskew" in self.args else []),
             "--language",
             "+".join(self.languages),
             *MODE_ARGS[self.mode],

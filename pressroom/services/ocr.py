@@ -8,7 +8,9 @@ running OCR only on the pages that have none. ``get_ocr_preview`` says what a
 document holds and what OCR would cost, without running it.
 
 Everything that parses the upload runs in a child process: img2pdf for
-images, pressroom.services.ocr_inspect for the PDF, OCRmyPDF itself.
+images, pressroom.services.ocr_inspect for the PDF, OCRmyPDF itself, and
+pressroom.services.ocr_layer, which makes the text layer of a searchable PDF
+lean.
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ PRESETS: dict[str, QualityPreset] = {
         seconds_per_mpixel=1.1,
         description=(
             "Pages straightened before Tesseract reads them (deskew); the straightened "
-            "page image replaces the original."
+            "page image replaces the original (a JPEG scan encoded again with its own "
+            "quantisation tables)."
         ),
     ),
 }
@@ -218,6 +221,17 @@ class OCRService:
             raise DamagedImageError(detail=(lines[-1][-300:] if lines else ""))
         return dest
 
+    def lean_text_layer(self, pdf: Path, workdir: Path) -> Path:
+        """The searchable PDF with its invisible text layer made lean
+        (pressroom.services.ocr_layer, in a child process: the PDF comes from
+        an untrusted upload); the page images are left as they are."""
+        dest = workdir / "result.pdf"
+        report = run_module(
+            "pressroom.services.ocr_layer", [pdf, dest], timeout=self.limits.engine_timeout
+        )
+        log.debug("text layer: %s", report)
+        return dest
+
     def inspect(self, pdf: Path) -> dict[str, Any]:
         return run_module(
             "pressroom.services.ocr_inspect", [pdf], timeout=self.limits.engine_timeout
@@ -265,7 +279,7 @@ class OCRService:
         suffix, out_mime = FORMAT_FILES[options.output_format]
         fmt = options.output_format
         if fmt in ("searchable_pdf", "pdfa"):
-            output = outcome.output
+            output = self.lean_text_layer(outcome.output, workdir)
         elif fmt == "text":
             output = workdir / "result.txt"
             texts = self.page_texts(outcome.output)

@@ -279,3 +279,33 @@ def report_pdf(path: Path) -> Path:
     doc = SimpleDocTemplate(str(path), pagesize=A4, title="Quarterly Report", author="Pressroom")
     doc.build(story)
     return path
+
+
+def bilevel_scan_pdf(path: Path, lines: list[str], *, dpi: int = 300, skew: float = 0.5) -> Path:
+    """A black-and-white (CCITT G4) scan of a Letter page of ``lines`` (Times,
+    10 pt, 12 pt apart from 1 inch below the top, 1 inch from the left),
+    degraded as the corpus's bilevel scan is (/work/shared/corpus/build.sh):
+    optics blur, paper and toner tones, sensor noise (sigma 2, seeded), a skew
+    of ``skew`` degrees, then thresholded and embedded by img2pdf as it is."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    png, page = path.with_suffix(".png"), path.with_suffix(".ps")
+    shows = "\n".join(f"72 {720 - 12 * i} moveto ({line}) show" for i, line in enumerate(lines))
+    # a whole page is too long for a command line: Ghostscript runs it from a file
+    page.write_text(f"/Times-Roman findfont 10 scalefont setfont\n{shows}\nshowpage\n")
+    ghostscript("pnggray", png, f"({page}) run", f"-r{dpi}", f"-g{int(8.5 * dpi)}x{int(11 * dpi)}")
+    page.unlink()
+    paper, ink = 240, 30
+    image = Image.open(png).convert("L").filter(ImageFilter.GaussianBlur(radius=0.7 * dpi / 300))
+    image = image.point([ink + (paper - ink) * v // 255 for v in range(256)])
+    image = image.rotate(skew, resample=Image.Resampling.BICUBIC, fillcolor=paper)
+    pixels = np.asarray(image, dtype=np.float64)
+    pixels += np.random.default_rng(7).normal(0, 2, pixels.shape)
+    bilevel = Image.fromarray(np.where(pixels > (paper + ink) / 2, 255, 0).astype(np.uint8), "L")
+    tiff = path.with_suffix(".tif")
+    bilevel.convert("1").save(tiff, "TIFF", compression="group4", dpi=(dpi, dpi))
+    png.unlink()
+    subprocess.run(["img2pdf", "--output", str(path), str(tiff)], check=True, timeout=60)
+    tiff.unlink()
+    return path
