@@ -1,23 +1,43 @@
 """Running Pressroom's own PDF-parsing code in a child process.
 
-The image pass and the visual comparison parse untrusted PDFs with native
-libraries (qpdf through pikepdf, PDFium). They run as ``python -m MODULE``
-through the one runner, so a crash, a hang or a memory explosion costs that
-child, under a time-out and a memory cap, never the worker. They print one
-JSON object on stdout.
+Two ways, both under a wall-clock time-out, a CPU-time limit and an
+address-space cap, so that a crash, a hang or a memory explosion costs that
+child, never the worker:
+
+- ``run_module``: ``python -m MODULE`` through the one runner; the child
+  prints one JSON object on stdout. It pays its own imports, which is right
+  for a one-off check (the upload inspection, the previews).
+- ``run_forked``: a fork of the calling process runs a function. The child
+  starts with everything the worker has already imported (NumPy, pikepdf,
+  PDFium, fontTools: about a second per process otherwise), and can send
+  messages (progress) while it works. Compression runs each job this way.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+import os
+import resource
+import select
+import signal
 import sys
+import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pressroom import errors
 from pressroom.engines.runner import run
-from pressroom.errors import EngineError
+from pressroom.errors import EngineError, EngineTimeoutError, PressroomError
 
 MEMORY_LIMIT = 3 * 1024**3
+
+#: what a forked child is given: ``send(message)`` passes a JSON-able dict to
+#: the parent's ``on_message`` while the child works
+Send = Callable[[dict[str, Any]], None]
 
 
 def run_module(module: str, args: list[str | Path], *, timeout: float) -> dict[str, Any]:
@@ -30,3 +50,126 @@ def run_module(module: str, args: list[str | Path], *, timeout: float) -> dict[s
     except json.JSONDecodeError:
         raise EngineError(detail="unreadable output") from None
     return data
+
+
+def run_forked(
+    work: Callable[[Send], dict[str, Any]],
+    *,
+    timeout: float,
+    memory_bytes: int = MEMORY_LIMIT,
+    on_message: Callable[[dict[str, Any]], None] | None = None,
+    name: str = "worker child",
+) -> dict[str, Any]:
+    """``work(send)`` in a forked child; returns the dict it returns.
+
+    The child leads a process group of its own (killed as a whole, with the
+    programs it started, on time-out or when ``on_message`` raises, e.g. a
+    cancelled job), has a CPU-time limit of ``timeout`` and may map
+    ``memory_bytes`` beyond what the parent had mapped. A ``PressroomError``
+    raised in the child is raised again here with its class, message and
+    details; any other failure becomes ``EngineError``.
+
+    Only the calling thread exists in the child: call this from a process
+    whose other threads hold no lock the work needs (a Celery pool process,
+    a test, a command-line tool).
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read_fd)
+        _child(work, write_fd, timeout, memory_bytes)
+    os.close(write_fd)
+    deadline = time.monotonic() + timeout
+    buffer = b""
+    outcome: dict[str, Any] | None = None
+    try:
+        with os.fdopen(read_fd, "rb", buffering=0) as reader:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise EngineTimeoutError(f"{name} took longer than {timeout:.0f} s.", tool=name)
+                ready, _, _ = select.select([reader], [], [], left)
+                if not ready:
+                    continue
+                chunk = reader.read(65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    message = json.loads(line)
+                    if "message" in message and on_message is not None:
+                        on_message(message["message"])
+                    else:
+                        outcome = message
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    _, status = os.waitpid(pid, 0)
+    if outcome is None or ("result" not in outcome and "error" not in outcome):
+        if os.WIFSIGNALED(status):
+            detail = f"{name} killed by signal {os.WTERMSIG(status)} (time or memory limit?)"
+        else:
+            detail = f"{name} exited with {os.waitstatus_to_exitcode(status)} and no result"
+        raise EngineError(detail=detail)
+    if "error" in outcome:
+        raise _rebuilt(outcome["error"])
+    result: dict[str, Any] = outcome["result"]
+    return result
+
+
+def _child(work: Callable[[Send], dict[str, Any]], fd: int, timeout: float, memory: int) -> None:
+    """The forked side of ``run_forked``: limits, work, one last line, exit."""
+    code = 0
+    try:
+        # the objects inherited from the worker are left out of garbage
+        # collection: a collection would touch them all and make the kernel
+        # copy every page the two processes share (about 50 ms a time)
+        gc.freeze()
+        os.setpgid(0, 0)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)  # not the worker's handlers
+        cpu = int(timeout) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_AS, (_mapped_bytes() + memory, resource.RLIM_INFINITY))
+
+        def send(message: dict[str, Any]) -> None:
+            _write(fd, {"message": message})
+
+        try:
+            _write(fd, {"result": work(send)})
+        except PressroomError as exc:
+            _write(fd, {"error": _described(exc)})
+        except BaseException as exc:  # MemoryError, a bug, a parser's own exception
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            _write(fd, {"error": _described(EngineError(detail=last[-300:]))})
+    except BaseException:
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def _mapped_bytes() -> int:
+    """The address space this process has mapped (the parent's, just after fork)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * resource.getpagesize()
+
+
+def _write(fd: int, message: dict[str, Any]) -> None:
+    view = memoryview(json.dumps(message).encode() + b"\n")
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _described(exc: PressroomError) -> dict[str, Any]:
+    return {"class": type(exc).__name__, "message": exc.message, "details": exc.details}
+
+
+def _rebuilt(described: dict[str, Any]) -> PressroomError:
+    cls = getattr(errors, str(described.get("class")), None)
+    if not (isinstance(cls, type) and issubclass(cls, PressroomError)):
+        cls = EngineError
+    return cls(described.get("message"), **described.get("details", {}))
