@@ -435,8 +435,9 @@ class Job:
 
 
 def _worker_init() -> None:
-    # pay Pressroom's import once per worker, not once per compression
-    import pressroom.services.compression  # noqa: F401
+    # pay Pressroom's import once per worker, not once per compression: the
+    # pipeline module, as a Celery worker loads it (pressroom.tasks.compression)
+    import pressroom.services.compression_pipeline  # noqa: F401
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 

@@ -28,19 +28,15 @@ charstrings are not subroutinized. The pass is therefore a gated candidate,
 not a lossless one. It relies on fontTools internals (psLib, the Type 1
 outline extractor), hence the pinned version.
 
-It runs in its own process, ``python -m pressroom.services.pdf_fonts SRC
-DEST`` (through the engine runner, with a time-out and a memory cap: a font
-program is PostScript code from an untrusted file), and prints its report as
-JSON.
+It runs in compression's child process (pressroom.services.compression_pipeline,
+with a time-out and a memory cap: a font program is PostScript code from an
+untrusted file), never in the worker itself.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import re
-import sys
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -455,17 +451,3 @@ def convert_type1_fonts(src: Path, dest: Path) -> dict[str, Any]:
             pdf.save(dest)
     report.seconds = round(time.monotonic() - started, 3)
     return asdict(report)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Rewrite embedded Type 1 fonts as CFF.")
-    parser.add_argument("src", type=Path)
-    parser.add_argument("dest", type=Path)
-    args = parser.parse_args(argv)
-    json.dump(convert_type1_fonts(args.src, args.dest), sys.stdout, indent=1)
-    sys.stdout.write("\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

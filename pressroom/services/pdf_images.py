@@ -15,21 +15,19 @@ Then, per image:
 - a new encoding is kept only when it is clearly smaller than the old one.
 
 Identical images are then shared, and on request the document metadata
-(the Info dictionary and XMP) is removed. It runs in its own process (``python -m
-pressroom.services.pdf_images``), started through the engine runner with a
-time-out and memory limit, because it parses an untrusted PDF.
+(the Info dictionary and XMP) is removed. It runs in compression's child
+process (pressroom.services.compression_pipeline, with a time-out and a memory
+cap), because it parses an untrusted PDF.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
 import math
-import sys
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +35,6 @@ import numpy as np
 import pikepdf
 from pikepdf import Name, Pdf, PdfImage
 from PIL import Image
-
-from pressroom.config import get_settings
 
 #: keep a new encoding only below this fraction of the old stream's size
 MIN_GAIN = 0.9
@@ -380,29 +376,3 @@ def optimise_images(src: Path, dest: Path, settings: ImageSettings) -> ImageRepo
             pdf.remove_unreferenced_resources()
             pdf.save(dest)
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("src", type=Path)
-    parser.add_argument("dest", type=Path)
-    parser.add_argument("--dpi", type=int, default=0)
-    parser.add_argument("--quality", type=int, default=80)
-    parser.add_argument("--grayscale", action="store_true")
-    parser.add_argument("--strip-metadata", action="store_true")
-    parser.add_argument("--keep-images", action="store_true", help="only strip metadata")
-    args = parser.parse_args(argv)
-    Image.MAX_IMAGE_PIXELS = get_settings().max_image_pixels  # decompression bombs
-    settings = ImageSettings(
-        args.dpi or None,
-        None if args.keep_images else args.quality,
-        args.grayscale,
-        args.strip_metadata,
-    )
-    report = optimise_images(args.src, args.dest, settings)
-    json.dump(asdict(report), sys.stdout)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,6 +12,7 @@ from typing import Any
 from pressroom.errors import BulkAllFailedError, PressroomError
 from pressroom.jobs.progress import ProgressSlice
 from pressroom.jobs.states import TaskType
+from pressroom.services import compression_pipeline  # noqa: F401  (loaded once per worker: see there)
 from pressroom.services.compression import CompressionOptions, CompressionService
 from pressroom.tasks.base import STOP_ERRORS, TaskContext, TaskOutcome, job_task
 
