@@ -3,20 +3,33 @@ pages, same text, pages that still look the same."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 
+import numpy as np
 import pikepdf
+import pypdfium2 as pdfium
 import pytest
+from fontTools.misc import eexec
+from skimage.metrics import structural_similarity
 
-from pressroom.errors import EncryptedPDFError
+from pressroom.engines.isolated import Send, run_forked
+from pressroom.errors import (
+    EncryptedPDFError,
+    EngineError,
+    EngineTimeoutError,
+    JobCancelledError,
+)
+from pressroom.services import pdf_fonts
 from pressroom.services.compression import (
     PRESETS,
     CompressionOptions,
     CompressionResult,
     CompressionService,
 )
-from pressroom.services.visual import compare
+from pressroom.services.visual import compare, ssim
 from tests.support import pdfs
 
 LEVELS = ["lossless", "low", "medium", "high", "maximum"]
@@ -257,3 +270,117 @@ def test_type1_fonts_become_cff_with_the_same_text_and_look(
     (tmp_path / "lossless").mkdir()
     lossless, _ = run(src, tmp_path / "lossless", level="lossless")
     assert "fonts" not in [p.name for p in lossless.passes]  # lossless keeps the programs
+
+
+def test_a_document_with_text_gets_no_ghostscript_candidate(
+    kinds: dict[str, Path], tmp_path: Path
+) -> None:
+    """Ghostscript's rewrite changes the extracted text of documents that have
+    text, so at high and maximum it is not tried on them (and the result is
+    what the other passes give)."""
+    result, progress = run(kinds["type1"], tmp_path, level="maximum")
+    assert "ghostscript" not in [p.name for p in result.passes]
+    assert "ghostscript" not in progress.stages
+    assert [p.name for p in result.passes if p.kept] == ["fonts"]
+
+
+def test_fonts_that_are_a_sliver_of_the_file_are_left_as_they_are(
+    kinds: dict[str, Path], tmp_path: Path
+) -> None:
+    """Under 1 % of the file in Type 1 programs, converting them cannot pay
+    for checking the result: the fonts stay Type 1."""
+    src = tmp_path / "big.pdf"
+    with pikepdf.open(kinds["type1"]) as pdf:
+        program = pdf.pages[0].Resources.Font.F1.FontDescriptor.FontFile
+        size = 101 * len(program.read_raw_bytes())  # the font: under 1 %
+        noise = pikepdf.Stream(pdf, os.urandom(size))  # incompressible
+        pdf.Root.Noise = pdf.make_indirect(noise)
+        pdf.save(src)
+    (tmp_path / "w").mkdir()
+    result, _ = run(src, tmp_path / "w", level="medium")
+    assert "fonts" not in [p.name for p in result.passes]
+    fonts = subprocess.run(
+        ["pdffonts", str(result.output)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Type 1C" not in fonts and "Type 1" in fonts
+
+
+def test_the_gate_ssim_is_scikit_images(kinds: dict[str, Path]) -> None:
+    """The gate computes SSIM itself (faster); it must be scikit-image's figure."""
+    doc = pdfium.PdfDocument(kinds["scan"])
+    try:
+        page = doc[0]
+        page_image = page.render(scale=100 / 72, grayscale=True).to_numpy().squeeze().copy()
+        page.close()
+    finally:
+        doc.close()
+    rng = np.random.default_rng(7)
+    noisy = np.clip(page_image + rng.normal(0, 12, page_image.shape), 0, 255).astype(np.uint8)
+    pairs = [(page_image, noisy)]
+    for shape in [(7, 7), (9, 200), (71, 64), (135, 97)]:
+        a = rng.integers(0, 256, shape, dtype=np.uint8)
+        pairs.append((a, np.clip(a + rng.normal(0, 30, shape), 0, 255).astype(np.uint8)))
+    for a, b in pairs:
+        assert ssim(a, b) == pytest.approx(structural_similarity(a, b, data_range=255), abs=1e-9)
+
+
+def test_type1_decryption_is_the_standard_one() -> None:
+    """The font pass decrypts Type 1 programs itself (vectorised); it must give
+    what fontTools' reference implementation gives, for both keys."""
+    rng = np.random.default_rng(11)
+    for size in (0, 1, 4, 333, 70_000):
+        data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        for key in (pdf_fonts.EEXEC_KEY, pdf_fonts.CHARSTRING_KEY):
+            assert pdf_fonts.decrypt(data, key) == eexec.decrypt(data, key)[0]
+
+
+class Cancelling:
+    """A Progress whose job is cancelled after its first report."""
+
+    def __init__(self) -> None:
+        self.reports = 0
+
+    def report(self, percentage: float, stage: str, message: str = "") -> None:
+        self.reports += 1
+        if self.reports > 1:
+            raise JobCancelledError()
+
+
+def test_a_cancelled_job_stops_its_compression(kinds: dict[str, Path], tmp_path: Path) -> None:
+    """The passes run in a child; a cancel seen on a progress report stops it."""
+    progress = Cancelling()
+    with pytest.raises(JobCancelledError):
+        CompressionService(engine_timeout=120).compress(
+            kinds["photo"], tmp_path, CompressionOptions(level="medium"), progress
+        )
+    assert progress.reports == 2
+    assert not (tmp_path / "compressed.pdf").exists()
+
+
+def _sleeps(send: Send) -> dict[str, object]:
+    send({"stage": "started"})
+    time.sleep(30)
+    return {}
+
+
+def _fails(send: Send) -> dict[str, object]:
+    raise EncryptedPDFError("The password given does not open this PDF.")
+
+
+def _crashes(send: Send) -> dict[str, object]:
+    raise ValueError("a parser's own exception")
+
+
+def test_the_compression_child_is_isolated() -> None:
+    """A hang is killed at the time-out (retryable), the child's domain errors
+    arrive as they were raised, anything else is an engine failure."""
+    seen: list[dict[str, object]] = []
+    started = time.monotonic()
+    with pytest.raises(EngineTimeoutError):
+        run_forked(_sleeps, timeout=1, on_message=seen.append)
+    assert time.monotonic() - started < 10 and seen == [{"stage": "started"}]
+    with pytest.raises(EncryptedPDFError, match="does not open"):
+        run_forked(_fails, timeout=10)
+    with pytest.raises(EngineError) as failed:
+        run_forked(_crashes, timeout=10)
+    assert "ValueError" in failed.value.details["detail"]
