@@ -29,6 +29,7 @@ from pressroom.services.compression import (
     CompressionResult,
     CompressionService,
 )
+from pressroom.services.compression_pipeline import parses_in_process
 from pressroom.services.visual import compare, ssim
 from tests.support import pdfs
 
@@ -128,6 +129,19 @@ def test_encrypted_input_needs_its_password(encrypted_pdf: Path, tmp_path: Path)
     result, _ = run(encrypted_pdf, tmp_path, level="medium", password="secret")
     with pikepdf.open(result.output) as pdf:  # opens without a password
         assert len(pdf.pages) == 1
+
+
+def test_lossless_runs_in_the_worker_and_errors_the_same(
+    encrypted_pdf: Path, tmp_path: Path
+) -> None:
+    # lossless reads the file through qpdf alone: no fork, the same errors
+    assert not parses_in_process(CompressionOptions(level="lossless"))
+    assert parses_in_process(CompressionOptions(level="lossless", strip_metadata=True))
+    assert parses_in_process(CompressionOptions(level="low"))
+    with pytest.raises(EncryptedPDFError):
+        run(encrypted_pdf, tmp_path, level="lossless")
+    result, progress = run(encrypted_pdf, tmp_path, level="lossless", password="secret")
+    assert result.encryption_removed and "structure" in progress.stages
 
 
 def test_a_damaged_file_is_repaired(tmp_path: Path) -> None:

@@ -182,10 +182,20 @@ class CompressionService:
         # levels; workers load the pipeline once (pressroom.tasks.compression)
         from pressroom.services import compression_pipeline
 
+        def relay(message: dict[str, Any]) -> None:
+            progress.report(message["percentage"], message["stage"], message["message"])
+
+        work = functools.partial(
+            compression_pipeline.run, src, workdir, options, pages, self.timeout
+        )
+        if not compression_pipeline.parses_in_process(options):
+            # qpdf alone reads the file, in a process of its own: a fork of the
+            # worker would only add its cost (15 ms a job, half a lossless job)
+            return CompressionResult.from_dict(work(relay))
         data = run_forked(
-            functools.partial(compression_pipeline.run, src, workdir, options, pages, self.timeout),
+            work,
             timeout=self.timeout * PIPELINE_TIMEOUTS,
-            on_message=lambda m: progress.report(m["percentage"], m["stage"], m["message"]),
+            on_message=relay,
             name="compression",
         )
         return CompressionResult.from_dict(data)

@@ -204,6 +204,20 @@ def _fonts_in(resources: pikepdf.Object | None, depth: int = 0) -> bool:
     )
 
 
+def parses_in_process(options: CompressionOptions) -> bool:
+    """Whether the pipeline reads the PDF with libraries in its own process
+    (pikepdf, fontTools, Pillow, PDFium) for these options. When it does not
+    (``lossless`` without image, metadata or target-size work), only qpdf, a
+    program of its own under the engine runner, reads the file."""
+    _dpi, quality = options.image_settings()
+    return (
+        options.level != "lossless"
+        or quality is not None
+        or options.strip_metadata
+        or bool(options.target_size_bytes)
+    )
+
+
 def run(
     src: Path,
     workdir: Path,
