@@ -41,9 +41,11 @@ class Recorder:
 
     def __init__(self) -> None:
         self.stages: list[str] = []
+        self.reports: list[tuple[float, str, str]] = []
 
     def report(self, percentage: float, stage: str, message: str = "") -> None:
         assert 0 <= percentage <= 100
+        self.reports.append((percentage, stage, message))
         if not self.stages or self.stages[-1] != stage:
             self.stages.append(stage)
 
@@ -129,6 +131,19 @@ def test_encrypted_input_needs_its_password(encrypted_pdf: Path, tmp_path: Path)
     result, _ = run(encrypted_pdf, tmp_path, level="medium", password="secret")
     with pikepdf.open(result.output) as pdf:  # opens without a password
         assert len(pdf.pages) == 1
+
+
+def test_progress_follows_each_image_and_each_page_compared(
+    kinds: dict[str, Path], tmp_path: Path
+) -> None:
+    _, progress = run(kinds["photo"], tmp_path, level="medium")
+    images = [(p, m) for p, stage, m in progress.reports if stage == "images" and " of " in m]
+    pages = [(p, m) for p, stage, m in progress.reports if stage == "quality_check" and " of " in m]
+    assert images and images[-1][1].startswith("Image ") and 30 < images[-1][0] <= 55
+    assert pages and pages[0][1] == f"Comparing page 1 of {pages[0][1].split()[-1]}"
+    assert all(75 < p <= 88 for p, _ in pages)
+    percentages = [p for p, _, _ in progress.reports]
+    assert percentages == sorted(percentages), "progress went backwards"
 
 
 def test_lossless_runs_in_the_worker_and_errors_the_same(

@@ -39,6 +39,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,24 @@ class _Relay:
         self._send({"percentage": percentage, "stage": stage, "message": message})
 
 
+Steps = Callable[[int, int], None]
+
+
+def _steps(progress: Progress, start: float, end: float, stage: str, what: str) -> Steps:
+    """Progress within one pass: step ``done`` of ``total`` (an image, a page)
+    placed between ``start`` and ``end`` of the job's percentage. It never
+    goes back: the gate starts again at page 1 for each candidate it judges."""
+    reached = start
+
+    def report(done: int, total: int) -> None:
+        nonlocal reached
+        share = done / total if total else 1.0
+        reached = max(reached, start + share * (end - start))
+        progress.report(reached, stage, f"{what} {done} of {total}")
+
+    return report
+
+
 class _Gate:
     """The quality gate for one document: the original's text is extracted
     once and its sampled pages rendered once, however many candidates are
@@ -111,14 +130,15 @@ class _Gate:
             self._text = poppler.extract_text(self.original, timeout=self.timeout)
         return self._text
 
-    def choose(self, candidates: list[_Candidate]) -> _Candidate:
-        """The smallest candidate that passes (the first one always does)."""
+    def choose(self, candidates: list[_Candidate], on_page: Steps | None = None) -> _Candidate:
+        """The smallest candidate that passes (the first one always does);
+        ``on_page`` follows each candidate's comparison page by page."""
         best = candidates[0]
         for candidate in sorted(candidates[1:], key=lambda c: c.size):
             if candidate.size >= best.size:
                 candidate.report.rejected = "not smaller"
                 continue
-            if candidate.lossless or self.passes(candidate):  # lossless: nothing to check
+            if candidate.lossless or self.passes(candidate, on_page):  # lossless: nothing to check
                 best = candidate
                 break
         return best
@@ -133,7 +153,7 @@ class _Gate:
             self._text_kept[candidate.name] = poppler.same_text(self.original_text, text)
         return self._text_kept[candidate.name]
 
-    def passes(self, candidate: _Candidate) -> bool:
+    def passes(self, candidate: _Candidate, on_page: Steps | None = None) -> bool:
         report = candidate.report
         report.text_unchanged = self.text_kept(candidate)
         if not report.text_unchanged:
@@ -141,7 +161,9 @@ class _Gate:
             return False
         if self._reference is None:
             self._reference = visual.Reference(self.original, dpi=GATE_DPI, max_pages=GATE_PAGES)
-        comparison = self._reference.compare(candidate.path, stop_below=self.min_ssim)
+        comparison = self._reference.compare(
+            candidate.path, stop_below=self.min_ssim, on_page=on_page
+        )
         report.ssim_worst = round(comparison.worst, 4)
         if comparison.pages_a != comparison.pages_b:
             report.rejected = "page count changed"
@@ -271,7 +293,15 @@ class _Pipeline:
         images: _Candidate | None = None
         if quality is not None or options.strip_metadata:
             progress.report(30, "images", "Resampling and re-encoding images")
-            images = self._images(base, workdir, "images", dpi, quality, options)
+            images = self._images(
+                base,
+                workdir,
+                "images",
+                dpi,
+                quality,
+                options,
+                _steps(progress, 30, 55, "images", "Image"),
+            )
             if images is not None:
                 candidates.append(images)
         if preset.ghostscript and _ghostscript_may_win(structure, images):
@@ -284,7 +314,7 @@ class _Pipeline:
 
         if not all(c.lossless for c in candidates):
             progress.report(75, "quality_check", "Comparing the pages with the original")
-        best = gate.choose(candidates)
+        best = gate.choose(candidates, _steps(progress, 75, 82, "quality_check", "Comparing page"))
         rejected = images.report.rejected if images is not None else None
         if quality is not None and rejected is not None and rejected.startswith("SSIM"):
             # the level's settings went too far for this document: a gentler try
@@ -296,10 +326,13 @@ class _Pipeline:
                 int(dpi * GENTLE_DPI) if dpi else None,
                 min(95, quality + GENTLE_QUALITY),
                 options,
+                _steps(progress, 82, 85, "images", "Image"),
             )
             if gentle is not None:
                 candidates.append(gentle)
-                best = gate.choose([best, gentle])
+                best = gate.choose(
+                    [best, gentle], _steps(progress, 85, 88, "quality_check", "Comparing page")
+                )
         target: dict[str, Any] | None = None
         if options.target_size_bytes:
             best, target = self._meet_target(workdir, best, candidates, options, progress)
@@ -372,13 +405,14 @@ class _Pipeline:
         dpi: int | None,
         quality: int | None,
         options: CompressionOptions,
+        on_image: Steps | None = None,
     ) -> _Candidate | None:
         started = time.monotonic()
         raw = workdir / f"{name}.raw.pdf"
         settings = pdf_images.ImageSettings(
             dpi or None, quality, options.grayscale, options.strip_metadata
         )
-        details = asdict(pdf_images.optimise_images(base.path, raw, settings))
+        details = asdict(pdf_images.optimise_images(base.path, raw, settings, on_image))
         if not raw.exists():  # nothing to change: no candidate
             return None
         candidate = self._structure(raw, workdir / f"{name}.pdf", name, try_recompressed=False)
@@ -435,7 +469,7 @@ class _Pipeline:
         for step, (dpi, quality) in enumerate(TARGET_STEPS):
             if best.size <= target:
                 break
-            progress.report(80 + step * 2, "target_size", f"Trying {dpi} dpi at quality {quality}")
+            progress.report(88 + step, "target_size", f"Trying {dpi} dpi at quality {quality}")
             candidate = self._images(source, workdir, f"target-{step}", dpi, quality, options)
             tried += 1
             if candidate is None:

@@ -27,6 +27,7 @@ import io
 import json
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -374,8 +375,14 @@ def _share_identical_images(pdf: Pdf, report: ImageReport) -> None:
         fix(page.obj.get("/Resources"))
 
 
-def optimise_images(src: Path, dest: Path, settings: ImageSettings) -> ImageReport:
-    """Write ``src`` with its images optimised to ``dest``; returns what changed."""
+def optimise_images(
+    src: Path,
+    dest: Path,
+    settings: ImageSettings,
+    on_image: Callable[[int, int], None] | None = None,
+) -> ImageReport:
+    """Write ``src`` with its images optimised to ``dest``; returns what
+    changed. ``on_image(done, total)`` is called after each image."""
     report = ImageReport()
     with Pdf.open(src) as pdf:
         if settings.strip_metadata:
@@ -383,15 +390,17 @@ def optimise_images(src: Path, dest: Path, settings: ImageSettings) -> ImageRepo
                 del pdf.Root["/Metadata"]
             if "/Info" in pdf.trailer:
                 del pdf.trailer["/Info"]
-        for objgen, drawn_pt in drawn_sizes(pdf).items() if settings.jpeg_quality else ():
+        drawn = drawn_sizes(pdf) if settings.jpeg_quality else {}
+        for done, (objgen, drawn_pt) in enumerate(drawn.items(), start=1):
             obj = pdf.get_object(objgen)
-            if not isinstance(obj, pikepdf.Stream):
-                continue
-            report.images += 1
-            try:
-                _optimise_image(obj, drawn_pt, settings, report)
-            except (pikepdf.PdfError, ValueError, OSError) as exc:
-                report.skip(f"error:{type(exc).__name__}")
+            if isinstance(obj, pikepdf.Stream):
+                report.images += 1
+                try:
+                    _optimise_image(obj, drawn_pt, settings, report)
+                except (pikepdf.PdfError, ValueError, OSError) as exc:
+                    report.skip(f"error:{type(exc).__name__}")
+            if on_image is not None:
+                on_image(done, len(drawn))
         _share_identical_images(pdf, report)
         if report.changed or report.shared or settings.strip_metadata:
             pdf.remove_unreferenced_resources()

@@ -18,6 +18,7 @@ time; tests/test_compression.py holds it to scikit-image's figure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,11 +169,18 @@ class Reference:
             self._renders[index] = _render(self.doc, index, self.dpi)
         return self._renders[index]
 
-    def compare(self, candidate: Path, *, stop_below: float = 0.0) -> Comparison:
+    def compare(
+        self,
+        candidate: Path,
+        *,
+        stop_below: float = 0.0,
+        on_page: Callable[[int, int], None] | None = None,
+    ) -> Comparison:
         """``candidate`` against the original, page by page. With
         ``stop_below``, the first page scoring below it ends the comparison
         (the candidate fails whatever the other pages score), so ``worst`` is
-        then the worst page compared, not of all sampled pages."""
+        then the worst page compared, not of all sampled pages.
+        ``on_page(done, total)`` is called after each page compared."""
         doc = pdfium.PdfDocument(candidate)
         try:
             result = Comparison(pages_a=self.pages, pages_b=len(doc))
@@ -182,6 +190,8 @@ class Reference:
             for index in self.sampled:
                 result.compared.append(index)
                 result.ssim.append(page_ssim(self.render(index), _render(doc, index, self.dpi)))
+                if on_page is not None:
+                    on_page(len(result.compared), len(self.sampled))
                 if result.ssim[-1] < stop_below:
                     break
             return result
