@@ -35,12 +35,14 @@ from pressroom.errors import (
 log = logging.getLogger(__name__)
 
 PLUGIN = "pressroom.engines.ocrmypdf_progress"
-#: Tesseract's OpenMP threads sleep while they wait instead of spinning. On a
-#: busy host (other workers, other jobs) spinning burnt the CPU the job
-#: needed: one scanned page took 10-21 CPU-s and 16-33 s with the default
-#: policy, 4.9 CPU-s and 6.5 s with this one (the corpus's r-data page,
-#: ocrmypdf -l eng, the other core loaded).
-TESSERACT_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+#: One OpenMP thread per Tesseract. OCRmyPDF gives a short document's pages
+#: two or three threads each, which spin while they wait: beside a loaded
+#: core the corpus's one-page r-data scan took 10-21 CPU-s (16-33 s); on a
+#: quiet machine 4.6 CPU-s (3.6-4.2 s). With one thread: 3.7 CPU-s and 3.6 s,
+#: and nothing to spin. (Threads that sleep instead, OMP_WAIT_POLICY=PASSIVE,
+#: cost 5 s of system time and 12 s on the quiet machine.) Pages still run
+#: in parallel, one OCRmyPDF worker each; a worker host runs one job per core.
+TESSERACT_ENV = {"OMP_THREAD_LIMIT": "1"}
 JPEG_PLUGIN = "pressroom.engines.ocrmypdf_jpeg"
 
 #: OCRmyPDF's exit codes (ocrmypdf.exceptions.ExitCode)
