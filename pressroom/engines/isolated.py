@@ -16,6 +16,7 @@ child, never the worker:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import json
 import os
@@ -34,6 +35,8 @@ from pressroom.engines.runner import run
 from pressroom.errors import EngineError, EngineTimeoutError, PressroomError
 
 MEMORY_LIMIT = 3 * 1024**3
+#: prctl(2): the signal a process gets when its parent dies
+PR_SET_PDEATHSIG = 1
 
 #: what a forked child is given: ``send(message)`` passes a JSON-able dict to
 #: the parent's ``on_message`` while the child works
@@ -65,7 +68,8 @@ def run_forked(
     The child leads a process group of its own (killed as a whole, with the
     programs it started, on time-out or when ``on_message`` raises, e.g. a
     cancelled job), has a CPU-time limit of ``timeout`` and may map
-    ``memory_bytes`` beyond what the parent had mapped. A ``PressroomError``
+    ``memory_bytes`` beyond what the parent had mapped, and is killed when
+    the parent dies (``PR_SET_PDEATHSIG``). A ``PressroomError``
     raised in the child is raised again here with its class, message and
     details; any other failure becomes ``EngineError``.
 
@@ -74,10 +78,11 @@ def run_forked(
     a test, a command-line tool).
     """
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_fd)
-        _child(work, write_fd, timeout, memory_bytes)
+        _child(work, write_fd, timeout, memory_bytes, parent)
     os.close(write_fd)
     deadline = time.monotonic() + timeout
     buffer = b""
@@ -120,7 +125,9 @@ def run_forked(
     return result
 
 
-def _child(work: Callable[[Send], dict[str, Any]], fd: int, timeout: float, memory: int) -> None:
+def _child(
+    work: Callable[[Send], dict[str, Any]], fd: int, timeout: float, memory: int, parent: int
+) -> None:
     """The forked side of ``run_forked``: limits, work, one last line, exit."""
     code = 0
     try:
@@ -129,6 +136,7 @@ def _child(work: Callable[[Send], dict[str, Any]], fd: int, timeout: float, memo
         # copy every page the two processes share (about 50 ms a time)
         gc.freeze()
         os.setpgid(0, 0)
+        _die_with_parent(parent)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)  # not the worker's handlers
         cpu = int(timeout) + 1
@@ -150,6 +158,17 @@ def _child(work: Callable[[Send], dict[str, Any]], fd: int, timeout: float, memo
         code = 70
     finally:
         os._exit(code)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this child when the worker process that forked it
+    dies (a hard time limit, the OOM killer, SIGKILL): the job is then
+    redelivered or reaped, and its half-done work must not go on alone."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the worker died before the request took effect
+        os._exit(70)
 
 
 def _mapped_bytes() -> int:

@@ -35,14 +35,14 @@ from pressroom.errors import (
 log = logging.getLogger(__name__)
 
 PLUGIN = "pressroom.engines.ocrmypdf_progress"
-#: One OpenMP thread per Tesseract. OCRmyPDF gives a short document's pages
-#: two or three threads each, which spin while they wait: beside a loaded
-#: core the corpus's one-page r-data scan took 10-21 CPU-s (16-33 s); on a
-#: quiet machine 4.6 CPU-s (3.6-4.2 s). With one thread: 3.7 CPU-s and 3.6 s,
-#: and nothing to spin. (Threads that sleep instead, OMP_WAIT_POLICY=PASSIVE,
-#: cost 5 s of system time and 12 s on the quiet machine.) Pages still run
-#: in parallel, one OCRmyPDF worker each; a worker host runs one job per core.
-TESSERACT_ENV = {"OMP_THREAD_LIMIT": "1"}
+# Tesseract runs with one OpenMP thread (set by the progress plugin's
+# ``validate``). OCRmyPDF gives a short document's pages two or three threads
+# each, which spin while they wait: beside a loaded core the corpus's
+# one-page r-data scan took 10-21 CPU-s (16-33 s); on a quiet machine
+# 4.6 CPU-s (3.6-4.2 s). With one thread: 3.7 CPU-s and 3.6 s, and nothing to
+# spin. (Threads that sleep instead, OMP_WAIT_POLICY=PASSIVE, cost 5 s of
+# system time and 12 s on the quiet machine.) Pages still run in parallel,
+# one OCRmyPDF worker each; a worker host runs one job per core.
 JPEG_PLUGIN = "pressroom.engines.ocrmypdf_jpeg"
 
 #: OCRmyPDF's exit codes (ocrmypdf.exceptions.ExitCode)
@@ -190,7 +190,7 @@ def ocr(
         memory_bytes=memory_bytes,
         poll=reader,
         poll_interval=0.5,
-        env={"TMPDIR": str(workdir), **TESSERACT_ENV},
+        env={"TMPDIR": str(workdir)},
     )
     if reader is not None:
         reader()

@@ -73,3 +73,12 @@ def check_options(options: Any) -> None:
 @hookimpl
 def get_progressbar_class() -> type[FileProgressBar]:
     return FileProgressBar
+
+
+@hookimpl(trylast=True)
+def validate(pdfinfo: Any, options: Any) -> None:
+    """One OpenMP thread per Tesseract (pressroom.engines.ocrmypdf explains
+    why). Set here, after OCRmyPDF's own validation, not with the
+    ``OMP_THREAD_LIMIT`` variable: with the variable set OCRmyPDF skips the
+    check that fails a document without pages, and then hangs on it."""
+    options.tesseract.omp_thread_limit = 1

@@ -60,7 +60,11 @@ def faulty_run(args: Any, **kwargs: Any) -> runner.Completed:
         if attempt in spec.get("attempts", [1]):
             action = spec["action"]
             if action == "sleep":
-                (FAULTS / f"{job_id}.pid").write_text(str(os.getpid()))
+                # the pool process running the job: this one, or the parent of
+                # the compression pipeline's fork (which leads its own group)
+                in_fork = os.getpgid(0) == os.getpid()
+                pool = os.getppid() if in_fork else os.getpid()
+                (FAULTS / f"{job_id}.pid").write_text(str(pool))
                 time.sleep(float(spec.get("seconds", 5)))
             elif action == "transient":
                 raise EngineTimeoutError("injected transient failure")
