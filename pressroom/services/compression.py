@@ -7,7 +7,8 @@ fonts to CFF, images, Ghostscript; the quality gate; the choice of the
 smallest candidate that passes) is in pressroom.services.compression_pipeline
 and runs in one forked child process per job (``CompressionService.compress``),
 under a time-out, a CPU-time limit and a memory cap, since it parses an
-untrusted PDF. The API imports this module for the levels only, and so never
+untrusted PDF; a plain ``lossless`` job, where only qpdf reads the file, runs
+in the worker. The API imports this module for the levels only, and so never
 loads NumPy, PDFium or fontTools.
 """
 
