@@ -251,18 +251,14 @@ def run_anchor(cand: Candidate, src: Path, workdir: Path, timeout: float) -> Run
     return RunOutcome(out, wall, cpu)
 
 
-class _NoProgress:
-    def report(self, percentage: float, stage: str, message: str = "") -> None:
-        pass
-
-
 def _ours_child(level: str, src: Path, workdir: Path, wfd: int) -> None:
     """In the forked child: compress, send a JSON summary down the pipe."""
     try:
+        from pressroom.jobs.progress import NullProgress
         from pressroom.services.compression import CompressionOptions, CompressionService
 
         service = CompressionService(engine_timeout=ENGINE_TIMEOUT)
-        result = service.compress(src, workdir, CompressionOptions(level=level), _NoProgress())  # type: ignore[arg-type]
+        result = service.compress(src, workdir, CompressionOptions(level=level), NullProgress())
         payload: dict[str, Any] = {
             "output": str(result.output),
             "original_size": result.original_size,

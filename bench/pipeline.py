@@ -775,15 +775,12 @@ def engine_alone(pdf: Path, runs: int, workdir: Path, level: str) -> dict[str, A
     ``level`` (what the worker's task calls)."""
     sys.path.insert(0, str(REPO))
     from pressroom.engines import qpdf  # the service's own engine wrapper
+    from pressroom.jobs.progress import NullProgress
     from pressroom.services.compression import CompressionOptions, CompressionService
 
     workdir.mkdir(parents=True, exist_ok=True)
     service = CompressionService(engine_timeout=120)
     options = CompressionOptions.from_request({"compressionLevel": level})
-
-    class _Quiet:
-        def report(self, *args: Any, **kwargs: Any) -> None:
-            """Progress goes nowhere: there is no job."""
 
     def one(tag: str) -> tuple[float, float]:
         dest = workdir / f"engine-{tag}"
@@ -791,7 +788,7 @@ def engine_alone(pdf: Path, runs: int, workdir: Path, level: str) -> dict[str, A
         t0 = time.perf_counter()
         pages = qpdf.inspect(pdf, timeout=60).pages
         t1 = time.perf_counter()
-        service.compress(pdf, dest, options, _Quiet(), pages=pages)  # type: ignore[arg-type]
+        service.compress(pdf, dest, options, NullProgress(), pages=pages)
         t2 = time.perf_counter()
         shutil.rmtree(dest)
         return t1 - t0, t2 - t1

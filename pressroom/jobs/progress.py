@@ -23,6 +23,14 @@ class Progress(Protocol):
     def report(self, percentage: float, stage: str, message: str = "") -> None: ...
 
 
+class NullProgress:
+    """Progress that goes nowhere: a service called outside a job (a
+    benchmark, the preview)."""
+
+    def report(self, percentage: float, stage: str, message: str = "") -> None:
+        return None
+
+
 class ProgressReporter:
     def __init__(
         self,

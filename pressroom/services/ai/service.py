@@ -30,7 +30,7 @@ from pressroom.errors import (
     AIProviderNotConfiguredError,
     TextTooLongError,
 )
-from pressroom.jobs.progress import Progress
+from pressroom.jobs.progress import NullProgress, Progress
 from pressroom.services.ai import offline
 from pressroom.services.ai.chunking import (
     chunk_text,
@@ -68,11 +68,6 @@ _QUALITY = {
     "balanced": (0.2, ""),
     "high": (0.0, " Favour accuracy and natural phrasing; check terminology and numbers."),
 }
-
-
-class NullProgress:
-    def report(self, percentage: float, stage: str, message: str = "") -> None:
-        return None
 
 
 class SummaryOutput(BaseModel):
