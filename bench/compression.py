@@ -52,12 +52,12 @@ import argparse
 import concurrent.futures
 import contextlib
 import csv
+import functools
 import hashlib
 import json
 import os
 import platform
 import resource
-import select
 import shutil
 import signal
 import statistics
@@ -65,7 +65,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -251,77 +250,48 @@ def run_anchor(cand: Candidate, src: Path, workdir: Path, timeout: float) -> Run
     return RunOutcome(out, wall, cpu)
 
 
-def _ours_child(level: str, src: Path, workdir: Path, wfd: int) -> None:
-    """In the forked child: compress, send a JSON summary down the pipe."""
-    try:
-        from pressroom.jobs.progress import NullProgress
-        from pressroom.services.compression import CompressionOptions, CompressionService
+def _ours_child(level: str, src: Path, workdir: Path, _send: Any) -> dict[str, Any]:
+    """In the forked child: compress, return a JSON-able summary."""
+    from pressroom.jobs.progress import NullProgress
+    from pressroom.services.compression import CompressionOptions, CompressionService
 
-        service = CompressionService(engine_timeout=ENGINE_TIMEOUT)
-        result = service.compress(src, workdir, CompressionOptions(level=level), NullProgress())
-        payload: dict[str, Any] = {
-            "output": str(result.output),
-            "original_size": result.original_size,
-            "compressed_size": result.compressed_size,
-            "returned_original": getattr(result, "returned_original", None),
-            "passes": [
-                {
-                    k: getattr(p, k, None)
-                    for k in ("name", "size_before", "size_after", "seconds", "kept")
-                }
-                for p in getattr(result, "passes", []) or []
-            ],
-        }
-    except BaseException as exc:
-        payload = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    try:
-        data = json.dumps(payload, default=str).encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(wfd, view) :]
-    finally:
-        os._exit(0)
+    service = CompressionService(engine_timeout=ENGINE_TIMEOUT)
+    result = service.compress(src, workdir, CompressionOptions(level=level), NullProgress())
+    return {
+        "output": str(result.output),
+        "original_size": result.original_size,
+        "compressed_size": result.compressed_size,
+        "returned_original": result.returned_original,
+        "passes": [
+            {"name": p.name, "size_after": p.size_after, "seconds": p.seconds, "kept": p.kept}
+            for p in result.passes
+        ],
+    }
 
 
 def run_ours(level: str, src: Path, workdir: Path, timeout: float) -> RunOutcome:
-    """Fork the worker (Pressroom is imported already) and compress in the
-    child, so that a hang can be killed and CPU time is attributable."""
-    rfd, wfd = os.pipe()
+    """Compress in a fork of this process (Pressroom is imported already),
+    through the service's own ``run_forked``: a hang is killed at ``timeout``
+    and the child's CPU time is attributable."""
+    from pressroom.engines.isolated import run_forked
+    from pressroom.errors import EngineTimeoutError, PressroomError
+
     cpu0, t0 = _children_cpu(), time.perf_counter()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(rfd)
-        os.setsid()
-        _ours_child(level, src, workdir, wfd)
-    os.close(wfd)
-    chunks: list[bytes] = []
-    timed_out = False
-    deadline = t0 + timeout
-    with os.fdopen(rfd, "rb", buffering=0) as reader:
-        while True:
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select([reader], [], [], remaining)
-            if not ready:
-                continue
-            chunk = reader.read(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    if timed_out:
-        _kill_group(pid)
-    os.waitpid(pid, 0)
-    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
-    if timed_out:
-        return RunOutcome(None, wall, cpu, error=f"timed out after {timeout:g} s")
+    failure: PressroomError | None = None
     try:
-        payload = json.loads(b"".join(chunks) or b"{}")
-    except json.JSONDecodeError:
-        return RunOutcome(None, wall, cpu, error="the child sent no readable result")
-    if "error" in payload or "output" not in payload:
-        return RunOutcome(None, wall, cpu, error=payload.get("error", "no result"), detail=payload)
+        payload = run_forked(
+            functools.partial(_ours_child, level, src, workdir),
+            timeout=timeout,
+            name="benchmark child",
+        )
+    except PressroomError as exc:
+        failure = exc
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+    if isinstance(failure, EngineTimeoutError):
+        return RunOutcome(None, wall, cpu, error=f"timed out after {timeout:g} s")
+    if failure is not None:
+        error = f"{failure.code}: {failure.message}"
+        return RunOutcome(None, wall, cpu, error=error, detail=failure.details)
     out = Path(payload["output"])
     if not out.is_file():
         return RunOutcome(
