@@ -230,7 +230,9 @@ def parses_in_process(options: CompressionOptions) -> bool:
     """Whether the pipeline reads the PDF with libraries in its own process
     (pikepdf, fontTools, Pillow, PDFium) for these options. When it does not
     (``lossless`` without image, metadata or target-size work), only qpdf, a
-    program of its own under the engine runner, reads the file."""
+    program of its own under the engine runner, reads the file. It restates
+    the conditions under which ``_Pipeline.compress`` runs its in-process
+    passes: a new pass must be added here too."""
     _dpi, quality = options.image_settings()
     return (
         options.level != "lossless"
