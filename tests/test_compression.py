@@ -4,6 +4,7 @@ pages, same text, pages that still look the same."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -413,3 +414,133 @@ def test_the_compression_child_is_isolated() -> None:
     with pytest.raises(EngineError) as failed:
         run_forked(_crashes, timeout=10)
     assert "ValueError" in failed.value.details["detail"]
+
+
+# -- high and maximum: path coordinates, 1-bit images, gentler steps ------------------
+def drawing_pdf(path: Path, *, segments: int = 4000) -> Path:
+    """A page of curves written as plotting programs write them, six decimals
+    a coordinate, with a line of text whose string looks like a path."""
+    rng = np.random.default_rng(3)
+    lines = ["0.4 w", "1 0 0 RG"]
+    for _ in range(segments // 40):
+        x, y = rng.uniform(72, 540), rng.uniform(72, 720)
+        lines.append(f"{x:.6f} {y:.6f} m")
+        for _ in range(40):
+            x, y = x + rng.uniform(-6, 6), y + rng.uniform(-6, 6)
+            lines.append(f"{x:.6f} {y:.6f} {x + 1:.6f} {y + 1:.6f} {x + 2:.6f} {y:.6f} c")
+        lines.append("S")
+    lines.append("BT /F1 12 Tf 72 40 Td (Plot 12.345678 90.123456 l) Tj ET")
+    with pikepdf.new() as pdf:
+        font = pikepdf.Dictionary(
+            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+        )
+        page = pikepdf.Page(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Page,
+                MediaBox=[0, 0, 612, 792],
+                Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font)),
+                Contents=pdf.make_stream("\n".join(lines).encode()),
+            )
+        )
+        pdf.pages.append(page)
+        pdf.save(path, compress_streams=True)
+    return path
+
+
+def test_path_decimals_are_cut_and_nothing_else() -> None:
+    from pressroom.services.pdf_paths import truncate_path_decimals
+
+    content = (
+        b"0.123456 0.654321 0.5 rg\n"
+        b"1 0 0 1 10.123456 20.654321 cm\n"
+        b"169.928207 -1.895981 m\n"
+        b"169.861908 -2.210892 169.786240 -2.528915 169.667450 -2.836929 c \n"
+        b"10.55555 20.55555 30.5 40.12345 re\n"
+        b"0.199249 w\n"
+        b"BT /F1 12 Tf (12.345678 90.123456 l) Tj ET\n"
+        b"-.123456 5 l"
+    )
+    assert truncate_path_decimals(content, 2) == (
+        b"0.123456 0.654321 0.5 rg\n"
+        b"1 0 0 1 10.123456 20.654321 cm\n"
+        b"169.92 -1.89 m\n"
+        b"169.86 -2.21 169.78 -2.52 169.66 -2.83 c \n"
+        b"10.55 20.55 30.5 40.12 re\n"
+        b"0.199249 w\n"
+        b"BT /F1 12 Tf (12.345678 90.123456 l) Tj ET\n"
+        b"-.12 5 l"
+    )
+
+
+@pytest.mark.parametrize(
+    "unsafe",
+    [
+        b"BT (a string\n1.234567 2.345678 l\nover lines) Tj ET\n",
+        b"BT <0030\n1.234567 2.345678 l\n0031> Tj ET\n",
+        b"BI /W 1 /H 1 /BPC 8 /CS /G ID \x00\n1.234567 2.345678 l\nEI\n",
+    ],
+)
+def test_a_line_inside_a_string_or_inline_image_is_left_alone(unsafe: bytes) -> None:
+    from pressroom.services.pdf_paths import truncate_path_decimals
+
+    content = b"1.234567 2.345678 m\n" + unsafe
+    assert truncate_path_decimals(content, 2) == content
+
+
+def test_maximum_rounds_path_coordinates_invisibly(tmp_path: Path) -> None:
+    src = drawing_pdf(tmp_path / "drawing.pdf")
+    (tmp_path / "max").mkdir()
+    result, progress = run(src, tmp_path / "max", level="maximum")
+    paths = next(p for p in result.passes if p.name == "paths")
+    assert paths.kept and "paths" in progress.stages
+    assert result.compressed_size < 0.8 * result.original_size
+    assert pdfs.pdf_text(result.output) == pdfs.pdf_text(src)
+    assert "12.345678 90.123456" in pdfs.pdf_text(result.output)
+    assert compare(src, result.output, dpi=150).worst > 0.999
+    with pikepdf.open(result.output) as pdf:
+        content = pdf.pages[0].Contents.read_bytes()
+    assert b".928207" not in content and re.search(rb"\d\.\d{3} ", content) is None
+    (tmp_path / "medium").mkdir()
+    medium, _ = run(src, tmp_path / "medium", level="medium")
+    assert "paths" not in [p.name for p in medium.passes]
+
+
+def test_one_bit_scans_are_downsampled_at_maximum_only(tmp_path: Path) -> None:
+    """A 300 dpi black-and-white scan stays 1-bit and comes back at a lower
+    resolution at maximum (and passes the gate); medium leaves it as it is."""
+    lines = [f"Line {i}: the quick brown fox jumps over the lazy dog 0123456789" for i in range(50)]
+    src = pdfs.bilevel_scan_pdf(tmp_path / "bilevel.pdf", lines)
+    (tmp_path / "max").mkdir()
+    result, _ = run(src, tmp_path / "max", level="maximum")
+    assert result.compressed_size < 0.5 * result.original_size
+    with pikepdf.open(result.output) as pdf:
+        image = next(iter(pdf.pages[0].get_images().values()))
+        assert int(image.BitsPerComponent) == 1 and int(image.Width) < 2550
+    kept = next(p for p in result.passes if p.kept)
+    assert kept.details["bilevel"] == 1 and kept.ssim_worst >= PRESETS["maximum"].min_ssim
+    (tmp_path / "medium").mkdir()
+    medium, _ = run(src, tmp_path / "medium", level="medium")
+    with pikepdf.open(medium.output) as pdf:
+        image = next(iter(pdf.pages[0].get_images().values()))
+        assert int(image.Width) == 2550
+        assert pikepdf.PdfImage(image).filters == ["/CCITTFaxDecode"]
+
+
+def test_gentler_settings_go_one_step_at_a_time(kinds: dict[str, Path], tmp_path: Path) -> None:
+    """When the level's image settings fail the gate, the next tries raise the
+    resolution first: the scan passes at a size under what the former single
+    retry (1.5x the resolution and 10 more quality) gave."""
+    from pressroom.services import pdf_images
+
+    result, _ = run(kinds["scan"], tmp_path, level="high")
+    names = [p.name for p in result.passes]
+    tried = [p for p in result.passes if p.name.startswith("images")]
+    assert tried[0].name == "images" and tried[0].rejected.startswith("SSIM")
+    assert tried[-1].kept and tried[-1].name.startswith("images_gentle_")
+    assert all(p.rejected.startswith("SSIM") for p in tried[:-1]), names
+    assert tried[-1].ssim_worst >= PRESETS["high"].min_ssim
+    former = tmp_path / "former.pdf"
+    pdf_images.optimise_images(
+        kinds["scan"], former, pdf_images.ImageSettings(225, 80, bilevel=True)
+    )
+    assert result.compressed_size < former.stat().st_size

@@ -17,10 +17,16 @@ The passes, each producing a candidate:
    here and encrypted ones opened with the given password.
 2. ``fonts`` - above ``lossless``, embedded Type 1 font programs rewritten
    as CFF (pressroom.services.pdf_fonts); the image pass builds on it.
-3. ``images`` - our image pass (pressroom.services.pdf_images) on the
+3. ``paths`` - at ``high`` and ``maximum``, the coordinates of path
+   operators cut to 0.01 pt on the page (pressroom.services.pdf_paths);
+   the image pass builds on it.
+4. ``images`` - our image pass (pressroom.services.pdf_images) on the
    repaired file: images downsampled to the level's resolution, photos
-   re-encoded as JPEG at the level's quality, flat images as indexed colour.
-4. ``ghostscript`` - at ``high`` and ``maximum``, Ghostscript's pdfwrite
+   re-encoded as JPEG at the level's quality, flat images as indexed colour
+   (and, at ``high`` and ``maximum``, 1-bit images downsampled). When its
+   candidate fails the gate on SSIM, gentler settings are tried in turn
+   (``GENTLE_STEPS``: more resolution first, then more quality).
+5. ``ghostscript`` - at ``high`` and ``maximum``, Ghostscript's pdfwrite
    (font subsetting, its own resampling), then the structure pass again;
    tried only where it may win (``_ghostscript_may_win``): on documents
    without text whose images our pass could not all re-encode.
@@ -52,12 +58,11 @@ from pressroom.engines import ghostscript, poppler, qpdf
 from pressroom.engines.isolated import Send
 from pressroom.errors import PressroomError
 from pressroom.jobs.progress import Progress
-from pressroom.services import pdf_fonts, pdf_images, visual
+from pressroom.services import pdf_fonts, pdf_images, pdf_paths, visual
 from pressroom.services.compression import (
     GATE_DPI,
     GATE_PAGES,
-    GENTLE_DPI,
-    GENTLE_QUALITY,
+    GENTLE_STEPS,
     PRESETS,
     TARGET_STEPS,
     CompressionOptions,
@@ -226,6 +231,11 @@ def _fonts_in(resources: pikepdf.Object | None, depth: int = 0) -> bool:
     )
 
 
+def _failed_ssim(candidate: _Candidate | None) -> bool:
+    rejected = candidate.report.rejected if candidate is not None else None
+    return rejected is not None and rejected.startswith("SSIM")
+
+
 def parses_in_process(options: CompressionOptions) -> bool:
     """Whether the pipeline reads the PDF with libraries in its own process
     (pikepdf, fontTools, Pillow, PDFium) for these options. When it does not
@@ -292,6 +302,12 @@ class _Pipeline:
             if fonts is not None:
                 candidates.append(fonts)
                 base = fonts
+        if preset.round_paths:
+            progress.report(25, "paths", "Rounding path coordinates")
+            paths = self._paths(base, workdir)
+            if paths is not None:
+                candidates.append(paths)
+                base = paths
         images: _Candidate | None = None
         if quality is not None or options.strip_metadata:
             progress.report(30, "images", "Resampling and re-encoding images")
@@ -317,24 +333,10 @@ class _Pipeline:
         if not all(c.lossless for c in candidates):
             progress.report(75, "quality_check", "Comparing the pages with the original")
         best = gate.choose(candidates, _steps(progress, 75, 82, "quality_check", "Comparing page"))
-        rejected = images.report.rejected if images is not None else None
-        if quality is not None and rejected is not None and rejected.startswith("SSIM"):
-            # the level's settings went too far for this document: a gentler try
-            progress.report(82, "images", "Trying gentler image settings")
-            gentle = self._images(
-                base,
-                workdir,
-                "images_gentle",
-                int(dpi * GENTLE_DPI) if dpi else None,
-                min(95, quality + GENTLE_QUALITY),
-                options,
-                _steps(progress, 82, 85, "images", "Image"),
-            )
-            if gentle is not None:
-                candidates.append(gentle)
-                best = gate.choose(
-                    [best, gentle], _steps(progress, 85, 88, "quality_check", "Comparing page")
-                )
+        if quality is not None and _failed_ssim(images):
+            # the level's settings went too far for this document: gentler ones
+            best, tried = self._gentler(best, base, workdir, dpi, quality, options, gate, progress)
+            candidates.extend(tried)
         target: dict[str, Any] | None = None
         if options.target_size_bytes:
             best, target = self._meet_target(workdir, best, candidates, options, progress)
@@ -399,6 +401,25 @@ class _Pipeline:
         }
         return candidate
 
+    def _paths(self, base: _Candidate, workdir: Path) -> _Candidate | None:
+        """Path coordinates cut to 0.01 pt (pressroom.services.pdf_paths), or
+        None when no stream had digits to spare."""
+        started = time.monotonic()
+        raw = workdir / "paths.raw.pdf"
+        try:
+            details = pdf_paths.round_paths(base.path, raw)
+        except (pikepdf.PdfError, ValueError) as exc:  # a file it cannot handle: no candidate
+            log.warning("path pass failed: %s: %s", type(exc).__name__, exc)
+            return None
+        if not raw.exists():
+            return None
+        candidate = self._structure(raw, workdir / "paths.pdf", "paths", try_recompressed=False)
+        candidate.lossless = False  # coordinates move (by at most 0.01 pt): gated
+        candidate.text_of = base  # only path operators' numbers change
+        candidate.report.seconds = round(time.monotonic() - started, 3)
+        candidate.report.details = asdict(details)
+        return candidate
+
     def _images(
         self,
         base: _Candidate,
@@ -412,7 +433,11 @@ class _Pipeline:
         started = time.monotonic()
         raw = workdir / f"{name}.raw.pdf"
         settings = pdf_images.ImageSettings(
-            dpi or None, quality, options.grayscale, options.strip_metadata
+            dpi or None,
+            quality,
+            options.grayscale,
+            options.strip_metadata,
+            bilevel=PRESETS[options.level].bilevel,
         )
         details = asdict(pdf_images.optimise_images(base.path, raw, settings, on_image))
         if not raw.exists():  # nothing to change: no candidate
@@ -456,6 +481,56 @@ class _Pipeline:
         return candidate
 
     # -- choosing ------------------------------------------------------------------------
+    def _gentler(
+        self,
+        best: _Candidate,
+        base: _Candidate,
+        workdir: Path,
+        dpi: int | None,
+        quality: int,
+        options: CompressionOptions,
+        gate: _Gate,
+        progress: Progress,
+    ) -> tuple[_Candidate, list[_Candidate]]:
+        """GENTLE_STEPS in turn, until one passes the gate: the best candidate
+        then, and every candidate tried. Progress stays within 82-88 %."""
+        tried: list[_Candidate] = []
+        share = 6 / len(GENTLE_STEPS)
+        for step, (dpi_factor, more_quality) in enumerate(GENTLE_STEPS):
+            start = 82 + step * share
+            step_dpi = round(dpi * dpi_factor) if dpi else None
+            step_quality = min(95, quality + more_quality)
+            if step_dpi == dpi and step_quality == quality:
+                continue  # no resolution to raise: this step would repeat the first try
+            progress.report(
+                start,
+                "images",
+                f"Trying gentler image settings ({step + 1} of {len(GENTLE_STEPS)})",
+            )
+            gentle = self._images(
+                base,
+                workdir,
+                f"images_gentle_{step + 1}",
+                step_dpi,
+                step_quality,
+                options,
+                _steps(progress, start, start + share / 2, "images", "Image"),
+            )
+            if gentle is None:
+                break  # nothing left to change at these settings
+            tried.append(gentle)
+            chosen = gate.choose(
+                [best, gentle],
+                _steps(
+                    progress, start + share / 2, start + share, "quality_check", "Comparing page"
+                ),
+            )
+            if chosen is gentle:
+                return gentle, tried
+            if not _failed_ssim(gentle):
+                break  # refused for another reason (not smaller): gentler cannot help
+        return best, tried
+
     def _meet_target(
         self,
         workdir: Path,

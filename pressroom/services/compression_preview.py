@@ -3,7 +3,8 @@ second, without compressing the whole document.
 
 The lossless structure pass is cheap, so it is run for real (in memory). The
 image passes are estimated from a sample: the largest images are re-encoded
-as each level would, and their ratio is applied to all image bytes. Runs in
+as each level would, and their ratio is applied to all image bytes; so is
+the path pass of ``high`` and ``maximum``, from the largest content streams. Runs in
 its own process (``python -m pressroom.services.compression_preview``)
 because it parses an untrusted PDF.
 """
@@ -22,8 +23,15 @@ from pikepdf import Name, Pdf, PdfImage
 from PIL import Image
 
 from pressroom.config import get_settings
+from pressroom.services import pdf_paths
 from pressroom.services.compression import PRESETS
-from pressroom.services.pdf_images import MIN_GAIN, RESAMPLE_SLACK, drawn_sizes, encode_jpeg
+from pressroom.services.pdf_images import (
+    MIN_GAIN,
+    RESAMPLE_SLACK,
+    drawn_sizes,
+    encode_bilevel,
+    encode_jpeg,
+)
 
 #: images re-encoded to estimate the image passes
 SAMPLES = 4
@@ -42,7 +50,8 @@ def _image_ratios(
             image = PdfImage(obj).as_pil_image()
         except Exception:
             image = None
-        if image is None or image.mode not in ("RGB", "L") or obj.get("/ImageMask", False):
+        bilevel = image is not None and image.mode == "1"
+        if image is None or image.mode not in ("RGB", "L", "1") or obj.get("/ImageMask", False):
             for level in after:
                 after[level] += size
             continue
@@ -56,14 +65,18 @@ def _image_ratios(
             if preset.quality is None:
                 after[level] += size
                 continue
-            scaled = crop
+            factor = 1.0
             if preset.dpi and dpi > preset.dpi * RESAMPLE_SLACK:
                 factor = preset.dpi / dpi
-                scaled = crop.resize(
-                    (max(1, round(box_w * factor)), max(1, round(box_h * factor))),
-                    Image.Resampling.LANCZOS,
-                )
-            encoded = len(encode_jpeg(scaled, preset.quality)) / share
+            target = (max(1, round(box_w * factor)), max(1, round(box_h * factor)))
+            if bilevel:
+                if not preset.bilevel or factor == 1.0:
+                    after[level] += size  # left as it is
+                    continue
+                encoded = len(encode_bilevel(crop, target)) / share
+            else:
+                scaled = crop if factor == 1.0 else crop.resize(target, Image.Resampling.LANCZOS)
+                encoded = len(encode_jpeg(scaled, preset.quality)) / share
             after[level] += encoded if encoded < size * MIN_GAIN else size  # as the pass decides
     return {
         level: (value / sampled_bytes if sampled_bytes else 1.0) for level, value in after.items()
@@ -85,6 +98,7 @@ def estimate(src: Path, *, password: str | None = None) -> dict[str, Any]:
         sampled_bytes = sum(size for *_, size in samples)
 
         ratios = _image_ratios(samples, sampled_bytes)
+        content_bytes, paths_ratio = pdf_paths.estimate(pdf)
 
         buffer = io.BytesIO()
         pdf.remove_unreferenced_resources()
@@ -99,6 +113,8 @@ def estimate(src: Path, *, password: str | None = None) -> dict[str, Any]:
     levels = {}
     for level, ratio in ratios.items():
         size = structure - image_bytes + round(image_bytes * ratio)
+        if PRESETS[level].round_paths:
+            size -= round(content_bytes * (1 - paths_ratio))
         size = min(original, max(1, size))
         levels[level] = {
             "estimated_size": size,

@@ -9,9 +9,13 @@ Then, per image:
 - photographs are re-encoded as JPEG at the requested quality;
 - flat images (at most 256 colours: diagrams, screenshots, charts) become
   indexed colour with Flate, which is lossless for them and small;
-- masks, stencil masks, bilevel images (CCITT, JBIG2, 1-bit), CMYK and
-  exotic colour spaces, and images with a /Decode array are left as they
-  are; a soft mask stays attached (PDF allows it another resolution);
+- bilevel (1-bit grey) images, on request (``ImageSettings.bilevel``, at
+  ``high`` and ``maximum``), are downsampled like the others when drawn
+  above the target resolution: averaged, thresholded at mid-grey, kept
+  1-bit and Flate-compressed; otherwise left as they are;
+- masks, stencil masks, CMYK and exotic colour spaces, and images with a
+  /Decode array are left as they are; a soft mask stays attached (PDF allows
+  it another resolution);
 - a new encoding is kept only when it is clearly smaller than the old one.
 
 Identical images are then shared, and on request the document metadata
@@ -57,6 +61,8 @@ class ImageSettings:
     jpeg_quality: int | None  # None: leave image data alone
     grayscale: bool = False
     strip_metadata: bool = False
+    #: downsample 1-bit images too (they stay 1-bit)
+    bilevel: bool = False
 
 
 @dataclass
@@ -66,6 +72,7 @@ class ImageReport:
     downsampled: int = 0
     to_jpeg: int = 0
     to_indexed: int = 0
+    bilevel: int = 0  # 1-bit images downsampled (also counted in ``downsampled``)
     shared: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     bytes_before: int = 0
@@ -216,6 +223,15 @@ def encode_jpeg(image: Image.Image, quality: int) -> bytes:
     return out.getvalue()
 
 
+def encode_bilevel(image: Image.Image, size: tuple[int, int]) -> bytes:
+    """A 1-bit image at ``size``: the pixels averaged (box filter) and
+    thresholded at mid-grey, so strokes keep their weight; packed 1-bit
+    (1 is white, as DeviceGray reads it) and deflated."""
+    grey = image.convert("L").resize(size, Image.Resampling.BOX)
+    bilevel = grey.point(lambda v: 255 if v >= 128 else 0).convert("1")
+    return zlib.compress(bilevel.tobytes(), 9)
+
+
 def _indexed_may_win(image: Image.Image, jpeg_size: int) -> bool:
     """Whether exact indexed colour may come within INDEXED_PREFERENCE of the
     JPEG. Every 8-bit grey image has at most 256 colours, so scans and grey
@@ -234,7 +250,7 @@ def _colour_space_is_rgb(cs: Any) -> bool:
 class ImagePlan:
     """A better encoding found for one image, not yet written."""
 
-    kind: str  # "jpeg" or "indexed"
+    kind: str  # "jpeg", "indexed" or "bilevel"
     data: bytes
     old_size: int
     size: tuple[int, int]
@@ -246,10 +262,13 @@ def plan_image(obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings) ->
     """The new encoding of one image, or the reason to leave it as it is."""
     if obj.get("/ImageMask", False) or obj.get("/Decode") is not None:
         return "mask_or_decode"
-    if int(obj.get("/BitsPerComponent", 8)) not in (8, 16):
-        return "bilevel_or_packed"
     filters = obj.get("/Filter")
     names = [str(f) for f in (filters if isinstance(filters, pikepdf.Array) else [filters]) if f]
+    bits = int(obj.get("/BitsPerComponent", 8))
+    if bits == 1 and settings.bilevel and "/JPXDecode" not in names:
+        return _plan_bilevel(obj, drawn_pt, settings)
+    if bits not in (8, 16):
+        return "bilevel_or_packed"
     if any(f in ("/JBIG2Decode", "/CCITTFaxDecode", "/JPXDecode") for f in names):
         return "special_codec"
     space = _colour_space(obj)
@@ -267,11 +286,7 @@ def plan_image(obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings) ->
     if image.mode not in ("RGB", "L"):
         image = image.convert(mode)
 
-    scale = 1.0
-    if settings.target_dpi and drawn_pt > 0:
-        dpi = max(width, height) / (drawn_pt / 72.0)
-        if dpi > settings.target_dpi * RESAMPLE_SLACK:
-            scale = settings.target_dpi / dpi
+    scale = _downscale(width, height, drawn_pt, settings)
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         image = image.resize(size, Image.Resampling.LANCZOS)
@@ -312,10 +327,41 @@ def plan_image(obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings) ->
     return ImagePlan("jpeg", jpeg, old_size, image.size, cs, scale < 1.0)
 
 
+def _downscale(width: int, height: int, drawn_pt: float, settings: ImageSettings) -> float:
+    """The factor that brings an image drawn ``drawn_pt`` points long to the
+    target resolution, or 1.0 when it is not far enough above it."""
+    if settings.target_dpi and drawn_pt > 0:
+        dpi = max(width, height) / (drawn_pt / 72.0)
+        if dpi > settings.target_dpi * RESAMPLE_SLACK:
+            return settings.target_dpi / dpi
+    return 1.0
+
+
+def _plan_bilevel(obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings) -> ImagePlan | str:
+    """A 1-bit grey image drawn above the target resolution, downsampled
+    (``encode_bilevel``)."""
+    if obj.get("/ColorSpace") != Name.DeviceGray:
+        return "bilevel_or_packed"
+    width, height = int(obj.Width), int(obj.Height)
+    scale = _downscale(width, height, drawn_pt, settings)
+    if scale >= 1.0 or max(width, height) < MIN_SIDE:
+        return "bilevel_or_packed"  # already at or below the target: kept
+    old_size = len(obj.read_raw_bytes())
+    try:
+        image = PdfImage(obj).as_pil_image()
+    except Exception:
+        return "undecodable"
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    packed = encode_bilevel(image, size)
+    if len(packed) >= old_size * MIN_GAIN:
+        return "no_gain"
+    return ImagePlan("bilevel", packed, old_size, size, Name.DeviceGray, True)
+
+
 def _apply(obj: pikepdf.Stream, plan: ImagePlan) -> None:
-    obj.write(plan.data, filter=Name.FlateDecode if plan.kind == "indexed" else Name.DCTDecode)
+    obj.write(plan.data, filter=Name.DCTDecode if plan.kind == "jpeg" else Name.FlateDecode)
     obj.ColorSpace = plan.colour_space
-    obj.BitsPerComponent = 8
+    obj.BitsPerComponent = 1 if plan.kind == "bilevel" else 8
     obj.Width, obj.Height = plan.size
     for key in ("/DecodeParms", "/Decode"):
         if key in obj:
@@ -334,6 +380,7 @@ def _optimise_image(
     report.downsampled += plan.downsampled
     report.to_jpeg += plan.kind == "jpeg"
     report.to_indexed += plan.kind == "indexed"
+    report.bilevel += plan.kind == "bilevel"
     report.bytes_before += plan.old_size
     report.bytes_after += len(plan.data)
 
