@@ -25,13 +25,15 @@ from pressroom.errors import (
 )
 from pressroom.services import pdf_fonts
 from pressroom.services.compression import (
+    GATE_DPI,
+    GATE_PAGES,
     PRESETS,
     CompressionOptions,
     CompressionResult,
     CompressionService,
 )
 from pressroom.services.compression_pipeline import parses_in_process
-from pressroom.services.visual import compare, ssim
+from pressroom.services.visual import Reference, compare, sample_pages, ssim
 from tests.support import pdfs
 
 LEVELS = ["lossless", "low", "medium", "high", "maximum"]
@@ -544,3 +546,71 @@ def test_gentler_settings_go_one_step_at_a_time(kinds: dict[str, Path], tmp_path
         kinds["scan"], former, pdf_images.ImageSettings(225, 80, bilevel=True)
     )
     assert result.compressed_size < former.stat().st_size
+
+
+def render_rgb(path: Path) -> np.ndarray:
+    doc = pdfium.PdfDocument(path)
+    try:
+        return np.asarray(doc[0].render(scale=50 / 72).to_pil().convert("RGB"), dtype=np.int16)
+    finally:
+        doc.close()
+
+
+@pytest.mark.parametrize("encoding", ["jpeg", "jpeg-decode"])
+def test_cmyk_jpegs_shrink_and_keep_their_colours(encoding: str, tmp_path: Path) -> None:
+    """A CMYK photo stored as Adobe's JPEG (with or without the /Decode array
+    that inverts its samples) comes back downsampled, still CMYK, and
+    rendering in the same colours, not as a negative."""
+    src = pdfs.cmyk_photo_pdf(tmp_path / "cmyk.pdf", encoding=encoding)
+    (tmp_path / "w").mkdir()
+    result, _ = run(src, tmp_path / "w", level="medium")
+    assert result.compressed_size < 0.6 * result.original_size
+    with pikepdf.open(result.output) as pdf:
+        image = next(iter(pdf.pages[0].get_images().values()))
+        assert image.ColorSpace == pikepdf.Name.DeviceCMYK and int(image.Width) < 1500
+        assert pikepdf.PdfImage(image).filters == ["/DCTDecode"]
+        assert ("/Decode" in image) == (encoding == "jpeg-decode")
+    before, after = render_rgb(src), render_rgb(result.output)
+    assert before.shape == after.shape
+    assert np.abs(before - after).mean() < 6, "colours changed"
+
+
+def test_other_cmyk_images_are_left_as_they_are(tmp_path: Path) -> None:
+    """Raw CMYK samples would come back inverted in some readers as a JPEG:
+    they stay as they were."""
+    src = pdfs.cmyk_photo_pdf(tmp_path / "cmyk.pdf", encoding="flate", width=600, height=400)
+    (tmp_path / "w").mkdir()
+    result, _ = run(src, tmp_path / "w", level="medium")
+    images = (
+        next(p for p in result.passes if p.name == "images")
+        if any(p.name == "images" for p in result.passes)
+        else None
+    )
+    assert images is None or images.details["skipped"] == {"cmyk_not_adobe_jpeg": 1}
+    with pikepdf.open(src) as a, pikepdf.open(result.output) as b:
+        old = next(iter(a.pages[0].get_images().values()))
+        new = next(iter(b.pages[0].get_images().values()))
+        assert new.read_bytes() == old.read_bytes()
+
+
+def test_the_gate_looks_at_the_pages_whose_images_changed(
+    kinds: dict[str, Path], tmp_path: Path
+) -> None:
+    """A scanned page outside the gate's even sample (page 10 of 20) that
+    the level's JPEG settings spoil: the gate compares that page too, so the
+    spoilt candidate is refused and the page keeps the level's SSIM."""
+    src = tmp_path / "mixed.pdf"
+    text = pdfs.text_pdf(tmp_path / "text.pdf", pages=19)
+    with pikepdf.open(text) as pdf, pikepdf.open(kinds["scan"]) as scan:
+        pdf.pages.insert(9, scan.pages[0])
+        pdf.save(src)
+    assert 9 not in sample_pages(20, GATE_PAGES)
+    (tmp_path / "w").mkdir()
+    result, _ = run(src, tmp_path / "w", level="high")
+    images = next(p for p in result.passes if p.name == "images")
+    assert images.rejected is not None and images.rejected.startswith("SSIM")
+    reference = Reference(src, dpi=GATE_DPI, max_pages=0)
+    try:
+        assert reference.compare(result.output, also=[9]).worst >= PRESETS["high"].min_ssim
+    finally:
+        reference.close()

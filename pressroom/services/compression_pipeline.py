@@ -46,7 +46,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,9 @@ class _Candidate:
     #: the candidate whose extracted text this one has by construction
     #: (the image pass does not touch text), or None: its own text is checked
     text_of: _Candidate | None = None
+    #: pages the gate compares besides its even sample: some of those that
+    #: draw an image this candidate changed
+    check_pages: list[int] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -167,7 +170,7 @@ class _Gate:
         if self._reference is None:
             self._reference = visual.Reference(self.original, dpi=GATE_DPI, max_pages=GATE_PAGES)
         comparison = self._reference.compare(
-            candidate.path, stop_below=self.min_ssim, on_page=on_page
+            candidate.path, stop_below=self.min_ssim, on_page=on_page, also=candidate.check_pages
         )
         report.ssim_worst = round(comparison.worst, 4)
         if comparison.pages_a != comparison.pages_b:
@@ -440,12 +443,17 @@ class _Pipeline:
             bilevel=PRESETS[options.level].bilevel,
         )
         details = asdict(pdf_images.optimise_images(base.path, raw, settings, on_image))
+        changed_pages = details.pop("changed_pages")
         if not raw.exists():  # nothing to change: no candidate
             return None
         candidate = self._structure(raw, workdir / f"{name}.pdf", name, try_recompressed=False)
         # pixel-identical to the original only if its base was
         candidate.lossless = base.lossless and not details["changed"]
         candidate.text_of = base  # the image pass does not touch text
+        # the pages that show what changed, not only the even sample's
+        candidate.check_pages = [
+            changed_pages[i] for i in visual.sample_pages(len(changed_pages), GATE_PAGES)
+        ]
         candidate.report.seconds = round(time.monotonic() - started, 3)
         candidate.report.details = details
         return candidate

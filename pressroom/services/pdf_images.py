@@ -13,9 +13,11 @@ Then, per image:
   ``high`` and ``maximum``), are downsampled like the others when drawn
   above the target resolution: averaged, thresholded at mid-grey, kept
   1-bit and Flate-compressed; otherwise left as they are;
-- masks, stencil masks, CMYK and exotic colour spaces, and images with a
-  /Decode array are left as they are; a soft mask stays attached (PDF allows
-  it another resolution);
+- CMYK JPEGs with Adobe's marker (how most are written) are downsampled and
+  re-encoded as CMYK JPEGs in the same convention (``_cmyk_kept_as_it_is``);
+- masks, stencil masks, other CMYK images, exotic colour spaces, and images
+  with a /Decode array (but a CMYK JPEG's inverting one) are left as they
+  are; a soft mask stays attached (PDF allows it another resolution);
 - a new encoding is kept only when it is clearly smaller than the old one.
 
 Identical images are then shared, and on request the document metadata
@@ -75,6 +77,9 @@ class ImageReport:
     bilevel: int = 0  # 1-bit images downsampled (also counted in ``downsampled``)
     shared: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    #: the indexes of the pages that draw a changed image (for the quality
+    #: gate, which looks at some of them; not part of the pass's details)
+    changed_pages: list[int] = field(default_factory=list)
     bytes_before: int = 0
     bytes_after: int = 0
 
@@ -158,20 +163,30 @@ def _draws_images(resources: pikepdf.Object | None, depth: int = 0) -> bool:
     return False
 
 
-def drawn_sizes(pdf: Pdf) -> dict[tuple[int, int], float]:
+def drawn_sizes(
+    pdf: Pdf, pages_of: dict[tuple[int, int], list[int]] | None = None
+) -> dict[tuple[int, int], float]:
+    """Per image object, the largest size a page draws it at (points, long
+    side); ``pages_of``, when given, gets the indexes of the pages that draw
+    each one."""
     drawn: dict[tuple[int, int], float] = {}
-    for page in pdf.pages:
+    for index, page in enumerate(pdf.pages):
         if not _draws_images(page.obj.get("/Resources")):
             continue  # parsing its content would find nothing
+        here: dict[tuple[int, int], float] = {}
         try:
-            _scan(page.obj, page.obj.get("/Resources"), IDENTITY, drawn)
+            _scan(page.obj, page.obj.get("/Resources"), IDENTITY, here)
         except (pikepdf.PdfError, ValueError, TypeError, IndexError):
             continue  # a broken content stream: its images are left alone
+        for objgen, size in here.items():
+            drawn[objgen] = max(drawn.get(objgen, 0.0), size)
+            if pages_of is not None:
+                pages_of.setdefault(objgen, []).append(index)
     return drawn
 
 
 # -- re-encoding ------------------------------------------------------------------------
-_SIMPLE_SPACES = {"/DeviceRGB": "RGB", "/DeviceGray": "L"}
+_SIMPLE_SPACES = {"/DeviceRGB": "RGB", "/DeviceGray": "L", "/DeviceCMYK": "CMYK"}
 
 
 def _colour_space(obj: pikepdf.Stream) -> tuple[str, Any] | None:
@@ -181,9 +196,29 @@ def _colour_space(obj: pikepdf.Stream) -> tuple[str, Any] | None:
         return _SIMPLE_SPACES[str(cs)], cs
     if isinstance(cs, pikepdf.Array) and len(cs) == 2 and cs[0] == Name.ICCBased:
         n = int(cs[1].get("/N", 0))
-        if n in (1, 3):
-            return ("L" if n == 1 else "RGB"), cs
+        if n in _ICC_MODES:
+            return _ICC_MODES[n], cs
     return None
+
+
+_ICC_MODES = {1: "L", 3: "RGB", 4: "CMYK"}
+_INVERTED_CMYK = [1, 0, 1, 0, 1, 0, 1, 0]
+
+
+def _cmyk_kept_as_it_is(obj: pikepdf.Stream, names: list[str], image: Image.Image) -> bool:
+    """Whether a CMYK image must be left alone. Only a JPEG with Adobe's
+    marker is re-encoded: its samples are stored inverted, Pillow undoes that
+    on reading and redoes it on writing, so the new JPEG keeps the stored
+    convention, and with it whatever a reader makes of it (with the /Decode
+    array that inverts them, as img2pdf writes, or without). Other CMYK data
+    would come back inverted in some readers."""
+    decode = obj.get("/Decode")
+    return (
+        names != ["/DCTDecode"]
+        or image.mode != "CMYK"
+        or "adobe" not in image.info
+        or (decode is not None and [int(v) for v in decode] != _INVERTED_CMYK)
+    )
 
 
 def _exact_palette(image: Image.Image, found: list[tuple[int, Any]]) -> Image.Image:
@@ -256,12 +291,17 @@ class ImagePlan:
     size: tuple[int, int]
     colour_space: Any
     downsampled: bool
+    #: a CMYK JPEG keeps its /Decode array: its samples are stored as they were
+    keeps_decode: bool = False
 
 
 def plan_image(obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings) -> ImagePlan | str:
     """The new encoding of one image, or the reason to leave it as it is."""
-    if obj.get("/ImageMask", False) or obj.get("/Decode") is not None:
+    if obj.get("/ImageMask", False):
         return "mask_or_decode"
+    space = _colour_space(obj)
+    if obj.get("/Decode") is not None and (space is None or space[0] != "CMYK"):
+        return "mask_or_decode"  # (a CMYK JPEG's inverting array is checked below)
     filters = obj.get("/Filter")
     names = [str(f) for f in (filters if isinstance(filters, pikepdf.Array) else [filters]) if f]
     bits = int(obj.get("/BitsPerComponent", 8))
@@ -271,7 +311,6 @@ def plan_image(obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings) ->
         return "bilevel_or_packed"
     if any(f in ("/JBIG2Decode", "/CCITTFaxDecode", "/JPXDecode") for f in names):
         return "special_codec"
-    space = _colour_space(obj)
     if space is None:
         return "colour_space"
     mode, cs = space
@@ -283,15 +322,17 @@ def plan_image(obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings) ->
         image = PdfImage(obj).as_pil_image()
     except Exception:
         return "undecodable"
-    if image.mode not in ("RGB", "L"):
+    if mode == "CMYK" and _cmyk_kept_as_it_is(obj, names, image):
+        return "cmyk_not_adobe_jpeg"
+    if image.mode != mode:
         image = image.convert(mode)
 
     scale = _downscale(width, height, drawn_pt, settings)
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         image = image.resize(size, Image.Resampling.LANCZOS)
-    if settings.grayscale and image.mode == "RGB":
-        image = image.convert("L")
+    if settings.grayscale and image.mode in ("RGB", "CMYK"):
+        image = image.convert("RGB").convert("L")
         cs = Name.DeviceGray
     elif image.mode == "L" and _colour_space_is_rgb(cs):
         cs = Name.DeviceGray
@@ -300,7 +341,7 @@ def plan_image(obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings) ->
     jpeg = encode_jpeg(image, settings.jpeg_quality)
     # few colours (diagrams, charts, screenshots): exact indexed colour, kept
     # unless JPEG is far smaller (then the image was a photo after all)
-    found = image.getcolors(maxcolors=256)
+    found = image.getcolors(maxcolors=256) if image.mode != "CMYK" else None
     if found is not None and _indexed_may_win(image, len(jpeg)):
         indexed = _exact_palette(image, found)
         packed = zlib.compress(indexed.tobytes(), 9)
@@ -324,7 +365,9 @@ def plan_image(obj: pikepdf.Stream, drawn_pt: float, settings: ImageSettings) ->
             return ImagePlan("indexed", packed, old_size, image.size, lookup, scale < 1.0)
     if len(jpeg) >= old_size * MIN_GAIN:
         return "no_gain"
-    return ImagePlan("jpeg", jpeg, old_size, image.size, cs, scale < 1.0)
+    return ImagePlan(
+        "jpeg", jpeg, old_size, image.size, cs, scale < 1.0, keeps_decode=image.mode == "CMYK"
+    )
 
 
 def _downscale(width: int, height: int, drawn_pt: float, settings: ImageSettings) -> float:
@@ -363,7 +406,7 @@ def _apply(obj: pikepdf.Stream, plan: ImagePlan) -> None:
     obj.ColorSpace = plan.colour_space
     obj.BitsPerComponent = 1 if plan.kind == "bilevel" else 8
     obj.Width, obj.Height = plan.size
-    for key in ("/DecodeParms", "/Decode"):
+    for key in ("/DecodeParms",) if plan.keeps_decode else ("/DecodeParms", "/Decode"):
         if key in obj:
             del obj[key]
 
@@ -437,17 +480,23 @@ def optimise_images(
                 del pdf.Root["/Metadata"]
             if "/Info" in pdf.trailer:
                 del pdf.trailer["/Info"]
-        drawn = drawn_sizes(pdf) if settings.jpeg_quality else {}
+        pages_of: dict[tuple[int, int], list[int]] = {}
+        drawn = drawn_sizes(pdf, pages_of) if settings.jpeg_quality else {}
+        changed: set[int] = set()
         for done, (objgen, drawn_pt) in enumerate(drawn.items(), start=1):
             obj = pdf.get_object(objgen)
             if isinstance(obj, pikepdf.Stream):
                 report.images += 1
+                before = report.changed
                 try:
                     _optimise_image(obj, drawn_pt, settings, report)
                 except (pikepdf.PdfError, ValueError, OSError) as exc:
                     report.skip(f"error:{type(exc).__name__}")
+                if report.changed > before:
+                    changed.update(pages_of.get(objgen, ()))
             if on_image is not None:
                 on_image(done, len(drawn))
+        report.changed_pages = sorted(changed)
         _share_identical_images(pdf, report)
         if report.changed or report.shared or settings.strip_metadata:
             pdf.remove_unreferenced_resources()

@@ -18,7 +18,7 @@ time; tests/test_compression.py holds it to scikit-image's figure.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,8 +175,10 @@ class Reference:
         *,
         stop_below: float = 0.0,
         on_page: Callable[[int, int], None] | None = None,
+        also: Iterable[int] = (),
     ) -> Comparison:
-        """``candidate`` against the original, page by page. With
+        """``candidate`` against the original, page by page: the sampled
+        pages and the pages in ``also``. With
         ``stop_below``, the first page scoring below it ends the comparison
         (the candidate fails whatever the other pages score), so ``worst`` is
         then the worst page compared, not of all sampled pages.
@@ -187,11 +189,12 @@ class Reference:
             result.features_a, result.features_b = self.features, features(doc, candidate)
             if result.pages_a != result.pages_b:
                 return result
-            for index in self.sampled:
+            pages = sorted(set(self.sampled).union(i for i in also if 0 <= i < self.pages))
+            for index in pages:
                 result.compared.append(index)
                 result.ssim.append(page_ssim(self.render(index), _render(doc, index, self.dpi)))
                 if on_page is not None:
-                    on_page(len(result.compared), len(self.sampled))
+                    on_page(len(result.compared), len(pages))
                 if result.ssim[-1] < stop_below:
                     break
             return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 
 def ghostscript(device: str, output: Path, postscript: str, *options: str) -> None:
@@ -86,9 +87,8 @@ def pdf_text(path: Path) -> str:
     ).stdout
 
 
-def photo_pdf(path: Path, *, width: int = 1500, height: int = 1000, dpi: int = 300) -> Path:
-    """A one-page PDF holding a smooth colour 'photograph' stored losslessly
-    (img2pdf embeds the PNG as Flate), drawn at ``dpi``."""
+def photo(width: int, height: int) -> Any:
+    """A smooth colour 'photograph' (a PIL image), the same for the same size."""
     import numpy as np
     from PIL import Image, ImageFilter
 
@@ -99,7 +99,62 @@ def photo_pdf(path: Path, *, width: int = 1500, height: int = 1000, dpi: int = 3
     b = 128 + 80 * np.cos(np.hypot(x - width / 2, y - height / 3) / 61.0)
     noise = rng.normal(0, 6, (height, width, 3))
     pixels = np.clip(np.stack([r, g, b], axis=-1) + noise, 0, 255).astype(np.uint8)
-    image = Image.fromarray(pixels, "RGB").filter(ImageFilter.GaussianBlur(1.2))
+    return Image.fromarray(pixels, "RGB").filter(ImageFilter.GaussianBlur(1.2))
+
+
+def cmyk_photo_pdf(path: Path, *, encoding: str, width: int = 1500, height: int = 1000) -> Path:
+    """A page drawing ``photo`` in DeviceCMYK at 300 dpi, stored as
+    ``encoding``: "jpeg" (Pillow's JPEG, with Adobe's marker and inverted
+    samples, no /Decode), "jpeg-decode" (the same with the /Decode array that
+    inverts them back, as img2pdf writes it) or "flate" (raw samples)."""
+    import io
+    import zlib
+
+    import pikepdf
+
+    image = photo(width, height).convert("CMYK")
+    decode = None
+    if encoding == "flate":
+        data, codec = zlib.compress(image.tobytes()), pikepdf.Name.FlateDecode
+    else:
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=95)
+        data, codec = out.getvalue(), pikepdf.Name.DCTDecode
+        if encoding == "jpeg-decode":
+            decode = [1, 0, 1, 0, 1, 0, 1, 0]
+    w_pt, h_pt = width * 72 / 300, height * 72 / 300
+    with pikepdf.new() as pdf:
+        xobject = pikepdf.Stream(pdf, data)
+        xobject.stream_dict = pikepdf.Dictionary(
+            Type=pikepdf.Name.XObject,
+            Subtype=pikepdf.Name.Image,
+            Width=width,
+            Height=height,
+            ColorSpace=pikepdf.Name.DeviceCMYK,
+            BitsPerComponent=8,
+            Filter=codec,
+        )
+        if decode is not None:
+            xobject.Decode = decode
+        content = f"q {w_pt} 0 0 {h_pt} 0 0 cm /Im0 Do Q".encode()
+        pdf.pages.append(
+            pikepdf.Page(
+                pikepdf.Dictionary(
+                    Type=pikepdf.Name.Page,
+                    MediaBox=[0, 0, w_pt, h_pt],
+                    Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=xobject)),
+                    Contents=pdf.make_stream(content),
+                )
+            )
+        )
+        pdf.save(path)
+    return path
+
+
+def photo_pdf(path: Path, *, width: int = 1500, height: int = 1000, dpi: int = 300) -> Path:
+    """A one-page PDF holding a smooth colour 'photograph' stored losslessly
+    (img2pdf embeds the PNG as Flate), drawn at ``dpi``."""
+    image = photo(width, height)
     png = path.with_suffix(".png")
     image.save(png, dpi=(dpi, dpi))
     subprocess.run(["img2pdf", "--output", str(path), str(png)], check=True, timeout=60)
