@@ -364,6 +364,33 @@ def test_type1_decryption_is_the_standard_one() -> None:
         data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
         for key in (pdf_fonts.EEXEC_KEY, pdf_fonts.CHARSTRING_KEY):
             assert pdf_fonts.decrypt(data, key) == eexec.decrypt(data, key)[0]
+    strings = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in (0, 1, 90, 0, 257)]
+    assert pdf_fonts.decrypt_each(strings, pdf_fonts.CHARSTRING_KEY) == [
+        eexec.decrypt(s, pdf_fonts.CHARSTRING_KEY)[0] for s in strings
+    ]
+
+
+def test_charstrings_read_directly_are_what_the_interpreter_reads(
+    kinds: dict[str, Path],
+) -> None:
+    """The font pass reads Subrs and CharStrings itself and leaves the rest
+    to fontTools' interpreter: the font it gets is the interpreter's own; a
+    program out of the standard layout goes to the interpreter whole."""
+    from fontTools.misc import psLib
+
+    with pikepdf.open(kinds["type1"]) as pdf:
+        stream = pdf.pages[0].Resources.Font.F1.FontDescriptor.FontFile
+        program = pdf_fonts._split(stream)
+    split = pdf_fonts._split_charstrings(program)
+    assert split is not None
+    rest, subrs, glyphs = split
+    full, partial = psLib.suckfont(program), psLib.suckfont(rest)
+    assert full["CharStrings"] == glyphs and len(glyphs) > 50
+    assert list(full["Private"]["Subrs"]) == subrs
+    partial["Private"]["Subrs"], partial["CharStrings"] = subrs, glyphs
+    assert partial == full
+    odd = program.replace(b" ND", b" xx", 1)  # an entry ended out of the layout
+    assert pdf_fonts._split_charstrings(odd) is None
 
 
 class Cancelling:

@@ -336,9 +336,11 @@ class _Pipeline:
         if not all(c.lossless for c in candidates):
             progress.report(75, "quality_check", "Comparing the pages with the original")
         best = gate.choose(candidates, _steps(progress, 75, 82, "quality_check", "Comparing page"))
-        if quality is not None and _failed_ssim(images):
+        if quality is not None and images is not None and _failed_ssim(images):
             # the level's settings went too far for this document: gentler ones
-            best, tried = self._gentler(best, base, workdir, dpi, quality, options, gate, progress)
+            best, tried = self._gentler(
+                best, images, base, workdir, dpi, quality, options, gate, progress
+            )
             candidates.extend(tried)
         target: dict[str, Any] | None = None
         if options.target_size_bytes:
@@ -492,6 +494,7 @@ class _Pipeline:
     def _gentler(
         self,
         best: _Candidate,
+        images: _Candidate,
         base: _Candidate,
         workdir: Path,
         dpi: int | None,
@@ -500,16 +503,20 @@ class _Pipeline:
         gate: _Gate,
         progress: Progress,
     ) -> tuple[_Candidate, list[_Candidate]]:
-        """GENTLE_STEPS in turn, until one passes the gate: the best candidate
-        then, and every candidate tried. Progress stays within 82-88 %."""
+        """GENTLE_STEPS in turn after ``images`` failed the gate on SSIM,
+        until one passes: the best candidate then, and every candidate tried.
+        Progress stays within 82-88 %."""
         tried: list[_Candidate] = []
         share = 6 / len(GENTLE_STEPS)
+        last = images
         for step, (dpi_factor, more_quality) in enumerate(GENTLE_STEPS):
             start = 82 + step * share
             step_dpi = round(dpi * dpi_factor) if dpi else None
             step_quality = min(95, quality + more_quality)
-            if step_dpi == dpi and step_quality == quality:
-                continue  # no resolution to raise: this step would repeat the first try
+            if step_quality == quality and not last.report.details.get("downsampled"):
+                # the last try downsampled nothing: a higher resolution would
+                # give the same file, refused again; only more quality can help
+                continue
             progress.report(
                 start,
                 "images",
@@ -527,6 +534,7 @@ class _Pipeline:
             if gentle is None:
                 break  # nothing left to change at these settings
             tried.append(gentle)
+            last = gentle
             chosen = gate.choose(
                 [best, gentle],
                 _steps(

@@ -156,11 +156,106 @@ def decrypt(cipher: bytes, key: int) -> bytes:
     return (c ^ (keys >> 8)).astype(np.uint8).tobytes()
 
 
-def _parse(program: bytes) -> dict[str, Any]:
+_SUBRS = re.compile(rb"/Subrs\s+(\d+)\s+array\b")
+_SUBR = re.compile(rb"\s*dup\s+(\d+)\s+(\d+)\s+(?:RD|-\|) ")
+_SUBR_END = re.compile(rb"\s*(?:NP|\||noaccess\s+put|put)(?=\s)")
+_CHARSTRINGS = re.compile(rb"/CharStrings\s+(\d+)\s+dict\s+dup\s+begin\b")
+_GLYPH = re.compile(rb"\s*/([^\s/\[\]{}()<>%]+)\s+(\d+)\s+(?:RD|-\|) ")
+_GLYPH_END = re.compile(rb"\s*(?:ND|\|-|noaccess\s+def|def)(?=\s)")
+
+
+def _binary_entries(
+    program: bytes, start: int, entry: re.Pattern[bytes], end: re.Pattern[bytes]
+) -> tuple[list[tuple[bytes, bytes]], int]:
+    """The ``key len RD <len bytes> END`` entries of a Subrs array or a
+    CharStrings dict from ``start``: (key, bytes) each, and where they stop."""
+    entries: list[tuple[bytes, bytes]] = []
+    pos = start
+    while (head := entry.match(program, pos)) is not None:
+        length = int(head.group(2))
+        data = program[head.end() : head.end() + length]
+        tail = end.match(program, head.end() + length)
+        if len(data) != length or tail is None:
+            raise ValueError("a charstring entry out of the standard layout")
+        entries.append((head.group(1), data))
+        pos = tail.end()
+    return entries, pos
+
+
+def _split_charstrings(
+    program: bytes,
+) -> tuple[bytes, list[bytes], dict[str, bytes]] | None:
+    """The Subrs and CharStrings of a Type 1 program read directly, in the
+    layout the Type 1 specification gives them (``dup i len RD <bytes> NP``,
+    ``/name len RD <bytes> ND``), and the program without them: what is left
+    for fontTools' PostScript interpreter, which spent half the font pass
+    tokenising these entries one by one. None when the program does not
+    follow that layout: the interpreter then reads all of it."""
     try:
-        font = psLib.suckfont(program)
+        subrs_head = _SUBRS.search(program)
+        subrs: list[bytes] = []
+        if subrs_head is not None:
+            found, subrs_end = _binary_entries(program, subrs_head.end(), _SUBR, _SUBR_END)
+            count = int(subrs_head.group(1))
+            by_index = {int(i): data for i, data in found}
+            if sorted(by_index) != list(range(count)):
+                return None
+            subrs = [by_index[i] for i in range(count)]
+            program = program[: subrs_head.start()] + b"/Subrs 0 array" + program[subrs_end:]
+        glyphs_head = _CHARSTRINGS.search(program)
+        if glyphs_head is None:
+            return None
+        found, glyphs_end = _binary_entries(program, glyphs_head.end(), _GLYPH, _GLYPH_END)
+        if not found or not re.match(rb"\s*end\b", program[glyphs_end:]):
+            return None
+        glyphs = {name.decode("latin-1"): data for name, data in found}
+        program = (
+            program[: glyphs_head.start()] + b"/CharStrings 0 dict dup begin" + program[glyphs_end:]
+        )
+    except ValueError:
+        return None
+    return program, subrs, glyphs
+
+
+def decrypt_each(ciphers: list[bytes], key: int) -> list[bytes]:
+    """``decrypt(c, key)`` of each of ``ciphers`` (charstrings: a few hundred
+    per font, of about a hundred bytes), computed in one pass over them all:
+    one call each cost more in NumPy's setup than in the work. Each string
+    starts at ``key`` again: with S the running sum of ``decrypt``'s terms
+    over the concatenation, the key at byte i of a string starting at s is
+    ``C1**i * (key * C1**-s + S[i] - S[s])``."""
+    if not ciphers:
+        return []
+    lengths = np.array([len(c) for c in ciphers], dtype=np.int64)
+    c = np.frombuffer(b"".join(ciphers), dtype=np.uint8).astype(np.uint64)
+    if len(c) == 0:
+        return [b"" for _ in ciphers]
+    powers = np.full(len(c), _C1, dtype=np.uint64)
+    powers[0] = 1
+    powers = np.cumprod(powers)
+    inverses = np.cumprod(np.full(len(c), _C1_INVERSE, dtype=np.uint64))
+    sums = np.concatenate((np.zeros(1, dtype=np.uint64), np.cumsum(inverses * (c * _C1 + _C2))))
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    start_of = np.repeat(starts, lengths)
+    # C1**-s: 1 for s = 0, else the inverse power of byte s - 1
+    start_inverse = np.where(start_of > 0, inverses[np.maximum(start_of - 1, 0)], 1)
+    keys = (powers * (np.uint64(key) * start_inverse + sums[:-1] - sums[start_of])) & 0xFFFF
+    plain = (c ^ (keys >> 8)).astype(np.uint8).tobytes()
+    bounds = np.concatenate((starts, [len(c)]))
+    return [plain[bounds[i] : bounds[i + 1]] for i in range(len(ciphers))]
+
+
+def _parse(program: bytes) -> dict[str, Any]:
+    split = _split_charstrings(program)
+    try:
+        font = psLib.suckfont(split[0] if split is not None else program)
     except Exception as exc:  # the interpreter's own errors are of many kinds
         raise Unconvertible(f"not parsed: {type(exc).__name__}") from exc
+    if split is not None:
+        _rest, subrs_data, glyphs_data = split
+        if isinstance(font.get("Private"), dict):
+            font["Private"]["Subrs"] = subrs_data
+        font["CharStrings"] = glyphs_data
     if font.get("FontType", 1) != 1:
         raise Unconvertible("FontType is not 1")
     if font.get("PaintType", 0) != 0:
@@ -173,15 +268,19 @@ def _parse(program: bytes) -> dict[str, Any]:
     len_iv = private.get("lenIV", 4)
     if not isinstance(len_iv, int) or len_iv < 0:
         raise Unconvertible(f"lenIV {len_iv}")
-    subrs = list(private.get("Subrs", []))
-    for i, raw in enumerate(subrs):
-        plain = decrypt(raw, CHARSTRING_KEY)
-        subrs[i] = psCharStrings.T1CharString(plain[len_iv:], subrs=subrs)
-    glyphs: dict[str, psCharStrings.T1CharString] = {}
-    for name, raw in font["CharStrings"].items():
-        plain = decrypt(raw, CHARSTRING_KEY)
-        glyphs[name] = psCharStrings.T1CharString(plain[len_iv:], subrs=subrs)
-    font["CharStrings"] = glyphs
+    raw_subrs = list(private.get("Subrs", []))
+    names = list(font["CharStrings"])
+    if not all(isinstance(raw, bytes) for raw in raw_subrs):
+        raise Unconvertible("unreadable Subrs")
+    plain = decrypt_each([*raw_subrs, *font["CharStrings"].values()], CHARSTRING_KEY)
+    subrs: list[Any] = []
+    subrs.extend(
+        psCharStrings.T1CharString(p[len_iv:], subrs=subrs) for p in plain[: len(raw_subrs)]
+    )
+    font["CharStrings"] = {
+        name: psCharStrings.T1CharString(p[len_iv:], subrs=subrs)
+        for name, p in zip(names, plain[len(raw_subrs) :], strict=True)
+    }
     return font
 
 
