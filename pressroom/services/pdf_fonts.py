@@ -350,8 +350,11 @@ def _top(font: dict[str, Any]) -> dict[str, Any]:
         raise Unconvertible("no FontMatrix")
     out["FontMatrix"] = [float(v) for v in matrix]
     bbox = font.get("FontBBox")
-    if isinstance(bbox, list) and len(bbox) == 4:
-        out["FontBBox"] = list(bbox)
+    # an array, or (written in braces, as TeX's fonts have it) a procedure,
+    # which the interpreter gives as a tuple
+    if isinstance(bbox, (list, tuple)) and len(bbox) == 4:
+        if all(isinstance(v, (int, float)) for v in bbox):
+            out["FontBBox"] = list(bbox)
     return out
 
 
