@@ -13,9 +13,11 @@ connection with their parent.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pressroom.config import Settings, get_settings
@@ -49,14 +51,49 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+#: a pooled connection idle longer than this is pinged before it is handed out
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a connection before use only when it sat idle in the pool for
+    PING_AFTER_IDLE_SECONDS: SQLAlchemy's ``pool_pre_ping`` pings every
+    checkout, a round trip to PostgreSQL for each of a job's eight or so
+    transactions. A connection in steady use is not pinged; if the server
+    went away meanwhile, its first statement fails as a disconnect, SQLAlchemy
+    then drops every pooled connection, and JobOperations retries the
+    transaction on a new one (``_is_retryable_db_error``). A failed ping makes
+    the pool replace the connection (``DisconnectionError``)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_conn.rollback()
+        except Exception as exc:
+            raise DisconnectionError() from exc
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
