@@ -352,9 +352,12 @@ def _top(font: dict[str, Any]) -> dict[str, Any]:
     bbox = font.get("FontBBox")
     # an array, or (written in braces, as TeX's fonts have it) a procedure,
     # which the interpreter gives as a tuple
-    if isinstance(bbox, (list, tuple)) and len(bbox) == 4:
-        if all(isinstance(v, (int, float)) for v in bbox):
-            out["FontBBox"] = list(bbox)
+    if (
+        isinstance(bbox, (list, tuple))
+        and len(bbox) == 4
+        and all(isinstance(v, (int, float)) for v in bbox)
+    ):
+        out["FontBBox"] = list(bbox)
     return out
 
 
