@@ -84,6 +84,12 @@ def live_schema(
             # format drawn with another format's options is rightly refused
             if b"Some options of format" in (response.content or b""):
                 return False
+            # format=pdf turns images and office files into a PDF: the file
+            # part may be a PDF for every other format, which a JSON schema
+            # cannot make depend on the format, so a PDF drawn with it is
+            # rightly refused (seen once in a full run: a draw, not a bug)
+            if b"a PDF cannot be converted to pdf" in (response.content or b""):
+                return False
             # the coverage phase sends a required enum part empty, past the
             # schema it was drawn from; an empty format is rightly refused
             if b'name="format"\r\n\r\n\r\n' in body:
