@@ -142,18 +142,9 @@ def decrypt(cipher: bytes, key: int) -> bytes:
     + C2`` modulo 2**16: a linear recurrence, so ``r[i] = C1**i * (key +
     sum(C1**-(k+1) * (C1 * c[k] + C2) for k < i))``. C1 is odd, hence
     invertible modulo 2**16; unsigned 64-bit arithmetic wraps modulo 2**64,
-    a multiple of 2**16, so the low 16 bits come out right."""
-    c = np.frombuffer(cipher, dtype=np.uint8).astype(np.uint64)
-    if len(c) == 0:
-        return b""
-    powers = np.full(len(c), _C1, dtype=np.uint64)
-    powers[0] = 1
-    powers = np.cumprod(powers)
-    inverses = np.cumprod(np.full(len(c), _C1_INVERSE, dtype=np.uint64))
-    sums = np.cumsum(inverses * (c * _C1 + _C2))
-    sums = np.concatenate((np.zeros(1, dtype=np.uint64), sums[:-1]))
-    keys = (powers * (key + sums)) & 0xFFFF
-    return (c ^ (keys >> 8)).astype(np.uint8).tobytes()
+    a multiple of 2**16, so the low 16 bits come out right (the sums for
+    several strings at once: ``decrypt_each``)."""
+    return decrypt_each([cipher], key)[0]
 
 
 _SUBRS = re.compile(rb"/Subrs\s+(\d+)\s+array\b")
