@@ -344,7 +344,7 @@ class _Pipeline:
             candidates.extend(tried)
         target: dict[str, Any] | None = None
         if options.target_size_bytes:
-            best, target = self._meet_target(workdir, best, candidates, options, progress)
+            best, target = self._meet_target(workdir, best, base, candidates, options, progress)
 
         final = best.path
         if options.linearize:
@@ -551,19 +551,21 @@ class _Pipeline:
         self,
         workdir: Path,
         best: _Candidate,
+        base: _Candidate,
         candidates: list[_Candidate],
         options: CompressionOptions,
         progress: Progress,
     ) -> tuple[_Candidate, dict[str, Any]]:
-        """Stronger settings in turn until the file fits; else the closest."""
+        """Stronger image settings in turn, on what the image pass builds on
+        (``base``: the font and path passes' output), until the file fits;
+        else the closest."""
         target = options.target_size_bytes or 0
         tried = 0
-        source = next((c for c in candidates if c.name == "fonts"), candidates[0])
         for step, (dpi, quality) in enumerate(TARGET_STEPS):
             if best.size <= target:
                 break
             progress.report(88 + step, "target_size", f"Trying {dpi} dpi at quality {quality}")
-            candidate = self._images(source, workdir, f"target-{step}", dpi, quality, options)
+            candidate = self._images(base, workdir, f"target-{step}", dpi, quality, options)
             tried += 1
             if candidate is None:
                 break  # no image left to shrink
