@@ -641,3 +641,23 @@ def test_the_gate_looks_at_the_pages_whose_images_changed(
         assert reference.compare(result.output, also=[9]).worst >= PRESETS["high"].min_ssim
     finally:
         reference.close()
+
+
+def test_forms_drawing_each_other_are_walked_once() -> None:
+    """A malformed file whose forms draw each other in a cycle: the passes'
+    walk of a page's forms ends, and meets each form once."""
+    from pressroom.services.pdf_forms import forms_in, resources_within
+
+    with pikepdf.new() as pdf:
+        a = pdf.make_stream(b"/B Do")
+        b = pdf.make_stream(b"/A Do")
+        for form, other, name in ((a, b, "/B"), (b, a, "/A")):
+            form.Type, form.Subtype, form.BBox = (
+                pikepdf.Name.XObject,
+                pikepdf.Name.Form,
+                [0, 0, 1, 1],
+            )
+            form.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary({name: other}))
+        page = pikepdf.Dictionary(XObject=pikepdf.Dictionary(A=a))
+        assert [f.objgen for f in forms_in(page)] == [a.objgen, b.objgen]
+        assert len(list(resources_within(page))) == 3

@@ -68,6 +68,7 @@ from pressroom.services.compression import (
     CompressionOptions,
     PassReport,
 )
+from pressroom.services.pdf_forms import resources_within
 
 log = logging.getLogger(__name__)
 
@@ -217,21 +218,13 @@ def _has_text(path: Path) -> bool:
         return any(_fonts_in(page.resources) for page in pdf.pages)
 
 
-def _fonts_in(resources: pikepdf.Object | None, depth: int = 0) -> bool:
-    if not isinstance(resources, pikepdf.Dictionary) or depth > 8:
-        return False
-    fonts = resources.get("/Font")
-    if isinstance(fonts, pikepdf.Dictionary) and len(fonts.keys()) > 0:
-        return True
-    xobjects = resources.get("/XObject")
-    if not isinstance(xobjects, pikepdf.Dictionary):
-        return False
-    return any(
-        isinstance(xobj, pikepdf.Stream)
-        and xobj.get("/Subtype") == pikepdf.Name.Form
-        and _fonts_in(xobj.get("/Resources"), depth + 1)
-        for _name, xobj in xobjects.items()
-    )
+def _fonts_in(resources: pikepdf.Object | None) -> bool:
+    return any(_holds_font(r) for r in resources_within(resources))
+
+
+def _holds_font(resources: pikepdf.Object | None) -> bool:
+    fonts = resources.get("/Font") if isinstance(resources, pikepdf.Dictionary) else None
+    return isinstance(fonts, pikepdf.Dictionary) and len(fonts.keys()) > 0
 
 
 def _failed_ssim(candidate: _Candidate | None) -> bool:

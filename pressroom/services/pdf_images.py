@@ -43,6 +43,8 @@ import pikepdf
 from pikepdf import Name, Pdf, PdfImage
 from PIL import Image
 
+from pressroom.services.pdf_forms import resources_within
+
 #: keep a new encoding only below this fraction of the old stream's size
 MIN_GAIN = 0.9
 #: downsample only when the image is this much above the target resolution
@@ -146,21 +148,19 @@ def _scan(
                 _scan(xobj, xobj.get("/Resources"), form_ctm, drawn, depth + 1)
 
 
-def _draws_images(resources: pikepdf.Object | None, depth: int = 0) -> bool:
+def _draws_images(resources: pikepdf.Object | None) -> bool:
     """Whether these resources hold an image XObject, directly or in a form."""
-    if not isinstance(resources, pikepdf.Dictionary) or depth > 8:
-        return False
-    xobjects = resources.get("/XObject")
+    return any(_holds_image(r) for r in resources_within(resources))
+
+
+def _holds_image(resources: pikepdf.Object | None) -> bool:
+    xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
     if not isinstance(xobjects, pikepdf.Dictionary):
         return False
-    for _name, xobj in xobjects.items():
-        if not isinstance(xobj, pikepdf.Stream):
-            continue
-        if xobj.get("/Subtype") == Name.Image:
-            return True
-        if xobj.get("/Subtype") == Name.Form and _draws_images(xobj.get("/Resources"), depth + 1):
-            return True
-    return False
+    return any(
+        isinstance(xobj, pikepdf.Stream) and xobj.get("/Subtype") == Name.Image
+        for _name, xobj in xobjects.items()
+    )
 
 
 def drawn_sizes(

@@ -34,6 +34,8 @@ import numpy as np
 import pikepdf
 from pikepdf import Name, Pdf
 
+from pressroom.services.pdf_forms import forms_in
+
 #: the largest move of a path coordinate, in points on the page
 TOLERANCE_PT = 0.01
 #: a stream is rewritten only when at least this share of its bytes goes
@@ -45,7 +47,6 @@ ZLIB_LEVEL = 6
 _BASE_DECIMALS = max(0, math.ceil(-math.log10(TOLERANCE_PT)))
 _LONG_DECIMALS = re.compile(rb"\.\d{%d,}" % (_BASE_DECIMALS + 1))
 _SAMPLE = 32 * 1024
-_NUMBER = rb"[-+]?(?:\d+\.?\d*|\.\d+)"
 
 _WS = np.zeros(256, dtype=bool)
 _WS[[ord(" "), ord("\t")]] = True
@@ -198,30 +199,14 @@ def _content_streams(pdf: Pdf) -> list[tuple[pikepdf.Stream, bool]]:
     """Every page content stream and form XObject, once: (stream, is_form)."""
     seen: set[tuple[int, int]] = set()
     found: list[tuple[pikepdf.Stream, bool]] = []
-
-    def add(obj: pikepdf.Object | None, is_form: bool) -> None:
-        if isinstance(obj, pikepdf.Stream) and obj.objgen != (0, 0) and obj.objgen not in seen:
-            seen.add(obj.objgen)
-            found.append((obj, is_form))
-
-    def forms(resources: pikepdf.Object | None, depth: int) -> None:
-        if not isinstance(resources, pikepdf.Dictionary) or depth > 8:
-            return
-        xobjects = resources.get("/XObject")
-        if not isinstance(xobjects, pikepdf.Dictionary):
-            return
-        for _name, xobj in xobjects.items():
-            if isinstance(xobj, pikepdf.Stream) and xobj.get("/Subtype") == Name.Form:
-                if xobj.objgen in seen:
-                    continue
-                add(xobj, True)
-                forms(xobj.get("/Resources"), depth + 1)
-
+    forms_seen: set[tuple[int, int]] = set()
     for page in pdf.pages:
         contents = page.obj.get("/Contents")
         for part in contents if isinstance(contents, pikepdf.Array) else [contents]:
-            add(part, False)
-        forms(page.obj.get("/Resources"), 0)
+            if isinstance(part, pikepdf.Stream) and part.objgen not in seen:
+                seen.add(part.objgen)
+                found.append((part, False))
+        found.extend((form, True) for form in forms_in(page.obj.get("/Resources"), forms_seen))
     return found
 
 
