@@ -2,19 +2,20 @@
 
 Statically: outside pressroom/jobs/operations.py no module assigns a Job
 column, adds or deletes a Job, or issues INSERT/UPDATE/DELETE on jobs.
-Dynamically: every flush that touches a Job during a real compress job and a
-cancel runs with operations.py on the stack.
+Dynamically: every INSERT, UPDATE or DELETE of the jobs table that reaches
+the database during a real compress job and a cancel (whether it was built by
+the ORM or by Core) runs with operations.py on the stack.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import traceback
 from pathlib import Path
 
 from flask.testing import FlaskClient
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, event
 
 from pressroom.db.models import Job
 from pressroom.runtime import Runtime
@@ -23,6 +24,7 @@ from tests.support.api import submit_compress, wait_for
 PACKAGE = Path(__file__).resolve().parents[1] / "pressroom"
 WRITER = PACKAGE / "jobs" / "operations.py"
 COLUMNS = set(Job.__table__.columns.keys())
+JOB_WRITE = re.compile(r"^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?jobs\b", re.IGNORECASE)
 
 
 def violations(source: str) -> list[str]:
@@ -70,25 +72,25 @@ def test_the_static_check_catches_a_write() -> None:
     assert violations("session.add(Job(id='x'))")
 
 
-def test_every_job_flush_comes_from_job_operations(
+def test_every_job_write_comes_from_job_operations(
     client: FlaskClient, runtime: Runtime, worker: object, text_pdf: Path
 ) -> None:
-    """In this process (the API side) every flush of a Job passes through the writer."""
+    """In this process (the API side) every statement that writes a job row
+    is issued from the writer."""
     callers: list[list[str]] = []
 
-    def record(session: Session, _context: object, _instances: object) -> None:
-        touched = [
-            o for o in (*session.new, *session.dirty, *session.deleted) if isinstance(o, Job)
-        ]
-        if touched:
+    def record(
+        _conn: object, _cursor: object, statement: str, *_args: object, **_kwargs: object
+    ) -> None:
+        if JOB_WRITE.match(statement):
             callers.append([frame.filename for frame in traceback.extract_stack()])
 
-    event.listen(Session, "before_flush", record)
+    event.listen(Engine, "before_cursor_execute", record)
     try:
         job_id = submit_compress(client, text_pdf).json["data"]["job_id"]  # type: ignore[index]
         wait_for(client, job_id)
         client.delete(f"/api/jobs/{job_id}")
     finally:
-        event.remove(Session, "before_flush", record)
+        event.remove(Engine, "before_cursor_execute", record)
     assert callers, "the submission should have written its job"
     assert all(str(WRITER) in stack for stack in callers)
