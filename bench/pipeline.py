@@ -1787,7 +1787,13 @@ def main(argv: list[str] | None = None) -> int:
     services = Services(mode, data_dir, log_dir, port, args.log_level)
 
     fig: dict[str, Any] = {
-        "mode": mode.name if args.level == "lossless" else f"{mode.name}, {args.level}",
+        "mode": ", ".join(
+            [
+                mode.name,
+                *([args.level] if args.level != "lossless" else []),
+                *([args.pdf.name] if args.pdf else []),
+            ]
+        ),
         "level": args.level,
         "started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
         "settings": {

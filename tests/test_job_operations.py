@@ -4,6 +4,7 @@ updates that lose nothing, and the state machine."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +16,7 @@ from pressroom.errors import (
     JobConflictError,
     StaleAttemptError,
 )
+from pressroom.jobs.changes import ChangeListener
 from pressroom.jobs.progress import ProgressReporter
 from pressroom.jobs.states import JobStatus, TaskType
 from pressroom.runtime import Runtime
@@ -156,3 +158,30 @@ def test_a_job_past_its_attempt_limit_fails_with_worker_lost(isolated_runtime: R
     job = ops.get_job(job_id)
     assert job is not None
     assert (job.status, job.error_code, job.attempts) == ("failed", "WORKER_LOST", 2)
+
+
+def test_a_committed_change_wakes_the_followers_of_that_job(isolated_runtime: Runtime) -> None:
+    """On PostgreSQL a change is pushed to the job's followers (the event
+    stream reads the job when it changes, not on a timer); on SQLite nothing
+    is pushed and a follower is told to poll."""
+    ops = isolated_runtime.ops
+    followed, other = new_id(), new_id()
+    for job_id in (followed, other):
+        ops.create_job_safely(job_id, TaskType.COMPRESS, INPUT, celery_task_id="t1")
+    listener = ChangeListener(isolated_runtime.settings.database_url)
+    with listener.follow(followed) as changed:
+        if not listener.enabled:
+            assert not listener.live
+            return
+        deadline = time.monotonic() + 10
+        while not listener.live and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert listener.live, "the LISTEN connection should be up"
+        changed.clear()
+        ops.claim(other, "t1", max_attempts=3)
+        assert not changed.wait(0.5), "another job's change must not wake this follower"
+        ops.claim(followed, "t1", max_attempts=3)
+        assert changed.wait(5), "the committed claim should wake the follower"
+        changed.clear()
+        ops.record_progress(followed, ("t1", 1), 40, "working", "Page 2 of 5")
+        assert changed.wait(5)

@@ -22,6 +22,7 @@ from pressroom.api.errors import register_error_handlers
 from pressroom.api.submission import FORM_OVERHEAD
 from pressroom.api.uploads import UploadRequest
 from pressroom.config import Settings, get_settings
+from pressroom.jobs.changes import ChangeListener
 from pressroom.runtime import Runtime
 from pressroom.web import bp as web_bp
 
@@ -36,6 +37,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["pressroom"] = Runtime.build(settings)
+    # pushes job changes to event streams (PostgreSQL); started by the first one
+    app.extensions["pressroom_changes"] = ChangeListener(settings.database_url)
     register_error_handlers(app)
     init_access(app, settings)  # rate limits, API keys, CORS, security headers
     blueprints = (

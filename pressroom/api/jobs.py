@@ -7,7 +7,15 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, send_file, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    request,
+    send_file,
+    stream_with_context,
+)
 
 from pressroom.api.access import caller_owner
 from pressroom.api.schemas import JobListQuery, parse
@@ -21,6 +29,7 @@ from pressroom.errors import (
     NoResultFileError,
     ResultExpiredError,
 )
+from pressroom.jobs.changes import ChangeListener
 from pressroom.jobs.states import JobStatus
 from pressroom.jobs.view import has_file, job_view
 
@@ -28,7 +37,11 @@ bp = Blueprint("jobs", __name__, url_prefix="/api/jobs")
 
 #: An events stream ends after this long; EventSource reconnects by itself.
 STREAM_SECONDS = 300
+#: how often a stream reads its job when changes are not pushed (SQLite, or
+#: the listener's connection is down) ...
 POLL_SECONDS = 0.25
+#: ... and when they are (a read in case a notification was lost)
+PUSHED_RECHECK_SECONDS = 5.0
 KEEPALIVE_SECONDS = 15
 
 
@@ -126,30 +139,37 @@ def delete_job(job_id: str) -> Response:
 
 @bp.get("/<job_id>/events")
 def events(job_id: str) -> Response:
-    """Server-sent events: a ``progress`` event per change, ``end`` when terminal."""
+    """Server-sent events: a ``progress`` event per change, ``end`` when terminal.
+
+    The job is read again when it changes (pushed by PostgreSQL, see
+    pressroom.jobs.changes), not on a timer; on SQLite it is read every
+    POLL_SECONDS."""
     row_id = load_job(job_id).id
     ops = runtime().ops
+    listener: ChangeListener = current_app.extensions["pressroom_changes"]
 
     def stream() -> Iterator[str]:
         yield "retry: 2000\n\n"
         last: str | None = None
         started = last_sent = time.monotonic()
-        while time.monotonic() - started < STREAM_SECONDS:
-            job = ops.get_job(row_id)
-            if job is None:
-                yield f"event: error\ndata: {json.dumps({'code': 'JOB_NOT_FOUND'})}\n\n"
-                return
-            payload = json.dumps(job_view(job))
-            if payload != last:
-                last, last_sent = payload, time.monotonic()
-                yield f"event: progress\ndata: {payload}\n\n"
-            if job.is_terminal:
-                yield f"event: end\ndata: {payload}\n\n"
-                return
-            if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
-                last_sent = time.monotonic()
-                yield ": keep-alive\n\n"
-            time.sleep(POLL_SECONDS)
+        with listener.follow(row_id) as changed:
+            while time.monotonic() - started < STREAM_SECONDS:
+                changed.clear()  # before the read: a later change sets it again
+                job = ops.get_job(row_id)
+                if job is None:
+                    yield f"event: error\ndata: {json.dumps({'code': 'JOB_NOT_FOUND'})}\n\n"
+                    return
+                payload = json.dumps(job_view(job))
+                if payload != last:
+                    last, last_sent = payload, time.monotonic()
+                    yield f"event: progress\ndata: {payload}\n\n"
+                if job.is_terminal:
+                    yield f"event: end\ndata: {payload}\n\n"
+                    return
+                if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+                    last_sent = time.monotonic()
+                    yield ": keep-alive\n\n"
+                changed.wait(PUSHED_RECHECK_SECONDS if listener.live else POLL_SECONDS)
 
     return Response(
         stream_with_context(stream()),

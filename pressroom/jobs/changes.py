@@ -1,0 +1,113 @@
+"""Job changes pushed to whoever follows a job (the event stream).
+
+On PostgreSQL every JobOperations transaction that changes a job also runs
+``pg_notify(CHANNEL, job_id)``. PostgreSQL delivers the notification only
+when that transaction commits, so a follower woken by it always reads the
+committed row. Each API process keeps one ``LISTEN`` connection (a daemon
+thread, started by the first follower) and wakes the followers of the job
+named in each notification.
+
+Without PostgreSQL (the embedded SQLite default) nothing is pushed, and
+``ChangeListener.wait`` tells its caller to poll. A lost connection is
+reopened with backoff; while it is down followers poll too, so a follower
+never waits longer than its fallback interval for a change it missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+#: the notification channel; the payload is the job's row id
+CHANNEL = "pressroom_job_changes"
+_NOTIFY = text("SELECT pg_notify(:channel, :job_id)")
+
+
+def announce(conn: Connection, job_id: str) -> None:
+    """Queue the change of ``job_id`` for followers, inside the transaction
+    that makes it (PostgreSQL only: delivered at commit)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_NOTIFY, {"channel": CHANNEL, "job_id": job_id})
+
+
+class ChangeListener:
+    """One process's ``LISTEN`` on CHANNEL, fanned out to waiting followers."""
+
+    #: how long ``notifies`` blocks before the thread looks at its flags again
+    _TICK = 1.0
+
+    def __init__(self, database_url: str) -> None:
+        url = make_url(database_url)
+        self.enabled = url.get_backend_name() == "postgresql"
+        self._conninfo = (
+            url.set(drivername="postgresql").render_as_string(hide_password=False)
+            if self.enabled
+            else ""
+        )
+        self._lock = threading.Lock()
+        self._followers: dict[str, set[threading.Event]] = {}
+        self._thread: threading.Thread | None = None
+        #: True while the LISTEN connection is up: changes are being pushed
+        self.live = False
+
+    @contextmanager
+    def follow(self, job_id: str) -> Iterator[threading.Event]:
+        """An event set whenever ``job_id`` changes, while the block runs.
+
+        Clear it before reading the job, then wait on it: a change committed
+        after the read sets it, so no change falls between the two."""
+        event = threading.Event()
+        with self._lock:
+            self._followers.setdefault(job_id, set()).add(event)
+            if self.enabled and self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._listen, name="pressroom-job-changes", daemon=True
+                )
+                self._thread.start()
+        try:
+            yield event
+        finally:
+            with self._lock:
+                followers = self._followers.get(job_id)
+                if followers is not None:
+                    followers.discard(event)
+                    if not followers:
+                        del self._followers[job_id]
+
+    def _wake(self, job_id: str | None = None) -> None:
+        """Wake the followers of ``job_id``, or every follower (reconnected:
+        a change may have been missed meanwhile)."""
+        with self._lock:
+            if job_id is None:
+                events = [e for followers in self._followers.values() for e in followers]
+            else:
+                events = list(self._followers.get(job_id, ()))
+        for event in events:
+            event.set()
+
+    def _listen(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.live, delay = True, 0.5
+                    self._wake()
+                    while True:
+                        for note in conn.notifies(timeout=self._TICK):
+                            self._wake(note.payload)
+            except psycopg.Error as exc:
+                log.warning("job change listener lost its connection (%s); reconnecting", exc)
+            self.live = False
+            self._wake()
+            time.sleep(delay)
+            delay = min(10.0, delay * 2)
