@@ -1,16 +1,17 @@
 """Job changes pushed to whoever follows a job (the event stream).
 
-On PostgreSQL every JobOperations transaction that changes a job also runs
-``pg_notify(CHANNEL, job_id)``. PostgreSQL delivers the notification only
-when that transaction commits, so a follower woken by it always reads the
-committed row. Each API process keeps one ``LISTEN`` connection (a daemon
-thread, started by the first follower) and wakes the followers of the job
-named in each notification.
+On PostgreSQL a trigger on ``jobs`` (migration 0003) runs
+``pg_notify(CHANNEL, job_id)`` for every UPDATE or DELETE of a job row.
+PostgreSQL delivers the notification only when that transaction commits, so
+a follower woken by it always reads the committed row. Each API process
+keeps one ``LISTEN`` connection (a daemon thread, started by the first
+follower) and wakes the followers of the job named in each notification.
 
-Without PostgreSQL (the embedded SQLite default) nothing is pushed, and
-``ChangeListener.wait`` tells its caller to poll. A lost connection is
-reopened with backoff; while it is down followers poll too, so a follower
-never waits longer than its fallback interval for a change it missed.
+Without PostgreSQL (the embedded SQLite default) nothing is pushed:
+``ChangeListener.live`` stays False and followers poll. A lost connection is
+reopened with backoff; while it is down ``live`` is False and followers poll
+too, and when it is back every follower is woken to read its job again, so
+no change is missed for longer than the polling interval.
 """
 
 from __future__ import annotations
@@ -22,21 +23,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
 
-#: the notification channel; the payload is the job's row id
+#: the notification channel (migration 0003 names it too); the payload is
+#: the job's row id
 CHANNEL = "pressroom_job_changes"
-_NOTIFY = text("SELECT pg_notify(:channel, :job_id)")
-
-
-def announce(conn: Connection, job_id: str) -> None:
-    """Queue the change of ``job_id`` for followers, inside the transaction
-    that makes it (PostgreSQL only: delivered at commit)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_NOTIFY, {"channel": CHANNEL, "job_id": job_id})
 
 
 class ChangeListener:

@@ -51,7 +51,6 @@ from pressroom.errors import (
     TooManyOpenJobsError,
     WorkerLostError,
 )
-from pressroom.jobs.changes import announce as announce_change
 from pressroom.jobs.states import QUEUE_OF, TERMINAL_STATUSES, JobStatus, TaskType, can_transition
 
 log = logging.getLogger(__name__)
@@ -284,7 +283,6 @@ class JobOperations:
             if changes:
                 job.updated_at = changes["updated_at"] = max(utcnow(), job.created_at)
                 conn.execute(_UPDATE_ROW, {**changes, "job_id": job_id})
-                announce_change(conn, job_id)  # delivered at commit
             return value
 
         return self._run(work)
@@ -522,7 +520,6 @@ class JobOperations:
 
         def work(conn: Connection) -> bool:
             result = conn.execute(delete(_JOBS).where(_JOBS.c.id == job_id))
-            announce_change(conn, job_id)
             return bool(result.rowcount)
 
         return self._run(work)
