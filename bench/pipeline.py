@@ -1802,6 +1802,7 @@ def main(argv: list[str] | None = None) -> int:
                 mode.name,
                 *([args.level] if args.level != "lossless" else []),
                 *([args.pdf.name] if args.pdf else []),
+                *(["followed by events"] if args.follow == "events" else []),
             ]
         ),
         "level": args.level,
