@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -140,17 +140,56 @@ class PressroomClient:
         timeout: float = 3600,
         interval: float = 0.5,
     ) -> dict[str, Any]:
-        """Poll the job until it is terminal; ``on_update`` sees every view."""
+        """Follow the job until it is terminal; ``on_update`` sees every view.
+
+        It reads the job's event stream, so it learns of each change as the
+        server sends it (on PostgreSQL, when the change commits), and opens
+        it again when the server ends a long stream. Where the stream cannot
+        be read (a proxy that buffers it, an older server), it polls the job
+        every ``interval`` seconds instead."""
         deadline = time.monotonic() + timeout
+        streaming = True
         while True:
-            view = self.job(job_id)
-            if on_update:
-                on_update(view)
-            if view["status"] in TERMINAL:
-                return view
+            if streaming:
+                try:
+                    for view in self._events(job_id, deadline):
+                        if on_update:
+                            on_update(view)
+                        if view["status"] in TERMINAL:
+                            return view
+                except (requests.RequestException, ValueError, KeyError, TypeError):
+                    streaming = False
+            if not streaming:
+                view = self.job(job_id)
+                if on_update:
+                    on_update(view)
+                if view["status"] in TERMINAL:
+                    return view
             if time.monotonic() > deadline:
                 raise ApiError("WAIT_TIMEOUT", f"Job {job_id} did not finish in {timeout:.0f} s.")
-            time.sleep(interval)
+            time.sleep(interval)  # between polls, or before a stream is opened again
+
+    def _events(self, job_id: str, deadline: float) -> Iterator[dict[str, Any]]:
+        """The job views of one ``GET /api/jobs/{id}/events`` stream, until it
+        ends or ``deadline`` passes. An error answer raises ApiError; a stream
+        that cannot be read raises what requests raises."""
+        # the server sends a keep-alive comment every 15 s: a read waits less than 60
+        with self._request(
+            "GET",
+            f"/api/jobs/{job_id}/events",
+            stream=True,
+            headers={"Accept": "text/event-stream"},
+            timeout=(self.timeout, 60),
+        ) as response:
+            if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
+                raise ValueError("not an event stream")
+            for line in response.iter_lines():
+                if line.startswith(b"data: "):
+                    data = json.loads(line[len(b"data: ") :])
+                    if "status" in data:  # a job view (an error event has a code only)
+                        yield data
+                if time.monotonic() > deadline:
+                    return
 
     def download(self, job_id: str, target: Path) -> int:
         """Stream the result to ``target`` (written beside it, then renamed); its size."""

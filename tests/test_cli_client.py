@@ -7,14 +7,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import click
+import pytest
+import requests
 from click.testing import CliRunner
 from pydantic import BaseModel, ConfigDict, Field, Json
 
 from pressroom.cli_client import _fields_from, _operation_command
+from pressroom.client import PressroomClient
 from tests.support import pdfs
 from tests.support.live import LiveServer
 from tests.support.worker import ROOT
@@ -66,6 +70,40 @@ def test_submit_compress_waits_downloads_and_lists(live_server: LiveServer, tmp_
     view = json.loads(shown.stdout)
     assert view["status"] == "completed" and view["result"]["level"] == "high"
     assert view["result"]["compressed_size"] == out.stat().st_size
+
+
+def test_wait_follows_the_event_stream_and_falls_back_to_polling(
+    live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``PressroomClient.wait`` reads the job's events; where the stream
+    cannot be read it polls, and either way ends on the completed view."""
+    client = PressroomClient(live_server.url)
+    compress = next(op for op in client.operations() if op["name"] == "compress")
+    pdf = pdfs.uncompressed_pdf(tmp_path / "report.pdf", pages=2)
+
+    polled: list[str] = []
+    real_job = client.job
+
+    def counting_job(job_id: str) -> dict[str, Any]:
+        polled.append(job_id)
+        return real_job(job_id)
+
+    def broken_stream(_job_id: str, _deadline: float) -> Iterator[dict[str, Any]]:
+        raise requests.ConnectionError("a proxy ate the stream")
+        yield {}  # pragma: no cover  (a generator, as the real one)
+
+    monkeypatch.setattr(client, "job", counting_job)
+    seen: list[dict[str, Any]] = []
+    job = client.submit(compress, {"compressionLevel": "lossless"}, [pdf])
+    final = client.wait(job["job_id"], seen.append, timeout=120)
+    assert final["status"] == "completed" and seen[-1] == final
+    assert polled == [], "the events should have carried the job to its end"
+
+    monkeypatch.setattr(client, "_events", broken_stream)
+    job = client.submit(compress, {"compressionLevel": "lossless"}, [pdf])
+    final = client.wait(job["job_id"], timeout=120, interval=0.05)
+    assert final["status"] == "completed"
+    assert polled and set(polled) == {job["job_id"]}
 
 
 def test_a_refused_file_exits_non_zero_with_the_code(
