@@ -944,8 +944,9 @@ class ThinClient:
             conn.close()
 
 
-def multipart_body(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, str]:
-    """A multipart/form-data body with ``fields`` and one file part ``file``."""
+def multipart_frame(fields: dict[str, str], filename: str) -> tuple[bytes, bytes, str]:
+    """What goes before and after a PDF sent as the part ``file`` of a
+    multipart/form-data body with ``fields``, and the body's Content-Type."""
     boundary = uuid.uuid4().hex
     parts = [
         f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
@@ -955,16 +956,15 @@ def multipart_body(fields: dict[str, str], filename: str, content: bytes) -> tup
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
         "Content-Type: application/pdf\r\n\r\n".encode()
     )
-    body = b"".join(parts) + content + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    return b"".join(parts), tail, f"multipart/form-data; boundary={boundary}"
 
 
 def submit_and_wait(client: ThinClient, work: Workload) -> JobRecord:
     """Submit one job, then follow it to a terminal state (a client that polls
     flat out would compete with the service for the same cores)."""
-    body, content_type = multipart_body(
-        {"compressionLevel": work.level}, "bench.pdf", work.pdf_bytes
-    )
+    head, tail, content_type = multipart_frame({"compressionLevel": work.level}, "bench.pdf")
+    body = head + work.pdf_bytes + tail
     record = JobRecord(submit_start=time.perf_counter())
     status, data = client.request("POST", "/api/compress", body, {"Content-Type": content_type})
     record.accepted = time.perf_counter()
@@ -1211,20 +1211,14 @@ def get_load_python(url: str, connections: int, seconds: float) -> dict[str, Any
 # --------------------------------------------------------------------------
 def stream_upload(base: str, path: Path, timeout: float) -> tuple[int, dict[str, Any], float]:
     """POST the file as multipart/form-data, streamed from disk with a Content-Length."""
-    boundary = uuid.uuid4().hex
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="compressionLevel"\r\n\r\n'
-        f'lossless\r\n--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-        f'filename="big.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
-    ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
+    head, tail, content_type = multipart_frame({"compressionLevel": "lossless"}, "big.pdf")
     length = len(head) + path.stat().st_size + len(tail)
     host, port = base.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     t0 = time.perf_counter()
     try:
         conn.putrequest("POST", "/api/compress")
-        conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+        conn.putheader("Content-Type", content_type)
         conn.putheader("Content-Length", str(length))
         conn.endheaders()
         conn.send(head)
