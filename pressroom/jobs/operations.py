@@ -70,8 +70,9 @@ _JOB_COLUMNS = tuple(_JOBS.c.keys())
 _DELIVERIES = cast(Table, WebhookDelivery.__table__)
 _HEARTBEATS = cast(Table, WorkerHeartbeat.__table__)
 #: the hot statements, built once (building one costs more than running it):
-#: a job's row, that row locked, and an UPDATE whose SET clause is the
-#: columns named in the parameters it is executed with
+#: a new row, a job's row, that row locked, and an UPDATE whose SET clause is
+#: the columns named in the parameters it is executed with
+_INSERT_ROW = insert(_JOBS)
 _ROW = select(_JOBS).where(_JOBS.c.id == bindparam("job_id"))
 _LOCKED_ROW = _ROW.with_for_update()
 _UPDATE_ROW = update(_JOBS).where(_JOBS.c.id == bindparam("job_id"))
@@ -220,7 +221,7 @@ class JobOperations:
                 updated_at=now,
                 scheduled_at=now,
             )
-            conn.execute(insert(_JOBS).values(values))
+            conn.execute(_INSERT_ROW, values)
             return Job(**values)
 
         for _ in range(self._max_db_retries):
