@@ -88,6 +88,8 @@ class ChangeListener:
             event.set()
 
     def _listen(self) -> None:
+        """Listen for ever; whatever stops a connection, open another (with
+        backoff). While there is none, ``live`` is False and followers poll."""
         delay = 0.5
         while True:
             try:
@@ -100,7 +102,10 @@ class ChangeListener:
                             self._wake(note.payload)
             except psycopg.Error as exc:
                 log.warning("job change listener lost its connection (%s); reconnecting", exc)
-            self.live = False
+            except Exception:  # a bug here must not leave followers waiting on pushes
+                log.exception("job change listener failed; reconnecting")
+            finally:
+                self.live = False
             self._wake()
             time.sleep(delay)
             delay = min(10.0, delay * 2)
