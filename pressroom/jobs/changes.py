@@ -35,9 +35,6 @@ CHANNEL = "pressroom_job_changes"
 class ChangeListener:
     """One process's ``LISTEN`` on CHANNEL, fanned out to waiting followers."""
 
-    #: how long ``notifies`` blocks before the thread looks at its flags again
-    _TICK = 1.0
-
     def __init__(self, database_url: str) -> None:
         url = make_url(database_url)
         self.enabled = url.get_backend_name() == "postgresql"
@@ -97,9 +94,9 @@ class ChangeListener:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.live, delay = True, 0.5
                     self._wake()
-                    while True:
-                        for note in conn.notifies(timeout=self._TICK):
-                            self._wake(note.payload)
+                    # blocks until a notification arrives; a lost connection raises
+                    for note in conn.notifies():
+                        self._wake(note.payload)
             except psycopg.Error as exc:
                 log.warning("job change listener lost its connection (%s); reconnecting", exc)
             except Exception:  # a bug here must not leave followers waiting on pushes
