@@ -280,11 +280,8 @@ class JobOperations:
         def work(conn: Connection) -> T:
             job, read = self._locked(conn, job_id)
             value = fn(job)
-            changes = {
-                name: getattr(job, name)
-                for name in _JOB_COLUMNS
-                if getattr(job, name) != read[name]
-            }
+            after = {name: getattr(job, name) for name in _JOB_COLUMNS}
+            changes = {name: value for name, value in after.items() if value != read[name]}
             if changes:
                 job.updated_at = changes["updated_at"] = max(utcnow(), job.created_at)
                 conn.execute(_UPDATE_ROW, {**changes, "job_id": job_id})
