@@ -6,7 +6,7 @@ the JSON decode error is fatal to a Celery worker ("Unrecoverable error"): the
 whole worker stopped, and ``pressroom serve`` with it. The fault tests hit it
 under load (a retry published by a pool process while its own worker polled
 the queue folder). Here a message is written under a name the consumer skips
-(``<name>.msg.part``) and renamed into place, which is atomic on one
+(``<time>_<uuid>.<queue>.part``) and renamed into place, which is atomic on one
 filesystem, so a consumer sees a whole message or none.
 
 Selected by ``broker_transport`` in pressroom.tasks.celery_app when the
@@ -31,11 +31,12 @@ TRANSPORT = "pressroom.tasks.fsbroker:Transport"
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:
         """Put a message on ``queue``: written aside, then renamed into place."""
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
-        partial = final + ".part"  # not "<queue>.msg": _get skips it
+        # no ".<queue>.msg" in its name: kombu's _get skips it
+        partial = final.removesuffix(".msg") + ".part"
         try:
             with open(partial, "wb") as fh:
                 fh.write(str_to_bytes(dumps(payload)))
