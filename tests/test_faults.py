@@ -9,6 +9,7 @@ code when it failed, and nothing stays pending or processing for ever.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -390,3 +391,68 @@ def test_embedded_broker_never_shows_a_half_written_message(
     assert len(during_write) == 1 and during_write[0][0].endswith(".pdf.part")
     assert os.listdir(folder) == []
 
+
+def test_embedded_broker_is_first_in_first_out_when_the_clock_gains_a_digit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kombu takes the first message name in sorted order; unpadded times put
+    a message sent at 100.000 s of uptime before one sent at 99.999 s."""
+    from kombu import Connection
+
+    from pressroom.tasks import fsbroker
+
+    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path)}
+    with Connection("filesystem://", transport=fsbroker.TRANSPORT, transport_options=options) as c:
+        for now, body in ((99_999_000_000, "first"), (100_000_000_000, "second")):
+            monkeypatch.setattr(fsbroker, "monotonic_ns", lambda now=now: now)
+            c.default_channel._put("pdf", {"body": body})
+        assert [c.default_channel._get("pdf")["body"] for _ in range(2)] == ["first", "second"]
+
+
+def test_embedded_worker_loop_is_not_held_by_a_full_prefetch_window(tmp_path: Path) -> None:
+    """Celery's loop for this transport acknowledges finished tasks only
+    between two drain calls; each call used to poll out its whole 2-second
+    time-out while the prefetch window was full, so a worker of two processes
+    ran two tasks per two seconds however short they were."""
+    import threading
+
+    from kombu import Connection, Consumer, Exchange, Message
+    from kombu import Queue as KombuQueue
+
+    from pressroom.tasks import fsbroker
+
+    folder = str(tmp_path)
+    options = {"data_folder_in": folder, "data_folder_out": folder, "polling_interval": 0.05}
+    queue = KombuQueue("pdf", Exchange("pdf"), routing_key="pdf")
+    received: list[str] = []
+    pending_acks: list[Message] = []
+
+    def on_message(body: dict[str, str], message: Message) -> None:
+        # the "pool" finishes the task a moment later; the loop acknowledges
+        # it before its next drain call, as Celery's synloop does
+        received.append(body["task"])
+        threading.Timer(0.01, pending_acks.append, [message]).start()
+
+    with Connection("filesystem://", transport=fsbroker.TRANSPORT, transport_options=options) as c:
+        channel = c.default_channel
+        with Consumer(channel, [queue], callbacks=[on_message], accept=["json"]):
+            channel.basic_qos(0, 1, False)
+            producer = c.Producer(channel)
+            for n in range(5):
+                producer.publish(
+                    {"task": f"task-{n}"},
+                    serializer="json",
+                    exchange=queue.exchange,
+                    routing_key="pdf",
+                )
+            started = time.monotonic()
+            while len(received) < 5 and time.monotonic() - started < 30:
+                while pending_acks:
+                    pending_acks.pop().ack()
+                with contextlib.suppress(TimeoutError):
+                    c.drain_events(timeout=2.0)
+            took = time.monotonic() - started
+    assert received == [f"task-{n}" for n in range(5)]
+    # five messages through a window of one: 8 s when each full window
+    # cost the whole time-out; a few polling intervals now
+    assert took < 2.0, took
