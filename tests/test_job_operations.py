@@ -138,6 +138,14 @@ def test_state_machine_and_fencing(isolated_runtime: Runtime) -> None:
     assert again is not None and again.attempts == 2
     with pytest.raises(StaleAttemptError):  # attempt 1 may no longer finish the job
         ops.update_job_status_safely(job_id, JobStatus.COMPLETED, result={}, fence=("m1", 1))
+    # nor write its progress over the running attempt's
+    ops.record_progress(job_id, ("m1", 2), 40, "fonts", "attempt 2")
+    with pytest.raises(StaleAttemptError):
+        ops.record_progress(job_id, ("m1", 1), 90, "finishing", "attempt 1")
+    running = ops.get_job(job_id)
+    assert running is not None and running.status == "processing"
+    assert (running.progress_percentage, running.progress_message) == (40, "attempt 2")
+    assert running.updated_at >= running.created_at
     done = ops.update_job_status_safely(
         job_id, JobStatus.COMPLETED, result={"ok": True}, fence=("m1", 2)
     )
