@@ -9,12 +9,12 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test setup system browser lint typecheck bench clean
+.PHONY: run test setup system test-tools lint typecheck bench clean
 
 run: setup
 	$(VENV)/bin/pressroom serve
 
-test: setup browser
+test: setup test-tools
 	bash scripts/test.sh
 
 setup: system $(VENV)/.synced
@@ -22,9 +22,10 @@ setup: system $(VENV)/.synced
 system:
 	@bash scripts/system-deps.sh
 
-# the web page's test drives Debian's chromium (Playwright with its path; no browser download)
-browser:
-	@bash scripts/system-deps.sh --with-browser
+# what only the tests need: Debian's chromium for the web page's test (Playwright
+# with its path; no browser download), and LibreOffice for the office-to-PDF test
+test-tools:
+	@bash scripts/system-deps.sh --with-browser --with-office
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "Pressroom needs Python 3.11 ($(PYTHON)); install python3.11 or set PYTHON=" >&2; exit 1; }
