@@ -422,7 +422,13 @@ def test_embedded_worker_loop_is_not_held_by_a_full_prefetch_window(tmp_path: Pa
     from pressroom.tasks import fsbroker
 
     folder = str(tmp_path)
-    options = {"data_folder_in": folder, "data_folder_out": folder, "polling_interval": 0.05}
+    options = {
+        "data_folder_in": folder,
+        "data_folder_out": folder,
+        # the queue's binding is written here (kombu's default is ./control)
+        "control_folder": str(tmp_path / "control"),
+        "polling_interval": 0.05,
+    }
     queue = KombuQueue("pdf", Exchange("pdf"), routing_key="pdf")
     received: list[str] = []
     pending_acks: list[Message] = []
