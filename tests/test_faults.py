@@ -429,7 +429,11 @@ def test_embedded_worker_loop_is_not_held_by_a_full_prefetch_window(tmp_path: Pa
         "control_folder": str(tmp_path / "control"),
         "polling_interval": 0.05,
     }
-    queue = KombuQueue("pdf", Exchange("pdf"), routing_key="pdf")
+    # a name of its own: kombu keeps the bindings a process declared in a
+    # class-wide state and writes none again, so a name another test bound
+    # would leave this test's control folder without the binding
+    name = f"loop{uuid.uuid4().hex}"
+    queue = KombuQueue(name, Exchange(name), routing_key=name)
     received: list[str] = []
     pending_acks: list[Message] = []
 
@@ -449,7 +453,7 @@ def test_embedded_worker_loop_is_not_held_by_a_full_prefetch_window(tmp_path: Pa
                     {"task": f"task-{n}"},
                     serializer="json",
                     exchange=queue.exchange,
-                    routing_key="pdf",
+                    routing_key=name,
                 )
             started = time.monotonic()
             while len(received) < 5 and time.monotonic() - started < 30:
