@@ -331,8 +331,8 @@ def test_claim_and_completion_wait_out_a_database_outage(
     task_id = str(uuid.uuid4())
     ops.create_job_safely("outage-1", TaskType.COMPRESS, {"options": {}}, celery_task_id=task_id)
     monkeypatch.setattr(base, "get_runtime", lambda: rt)
-    real_claim, real_update = ops.claim, ops.update_job_status_safely
-    calls = {"claim": 0, "update": 0}
+    real_claim, real_complete = ops.claim, ops.complete
+    calls = {"claim": 0, "complete": 0}
 
     def claim(*args: object, **kwargs: object) -> object:
         calls["claim"] += 1
@@ -340,22 +340,21 @@ def test_claim_and_completion_wait_out_a_database_outage(
             raise _outage()
         return real_claim(*args, **kwargs)  # type: ignore[arg-type]
 
-    def update(*args: object, **kwargs: object) -> object:
-        calls["update"] += 1
-        job = real_update(*args, **kwargs)  # type: ignore[arg-type]
-        if calls["update"] == 1:  # committed, but the answer was lost with the connection
+    def complete(*args: object, **kwargs: object) -> None:
+        calls["complete"] += 1
+        real_complete(*args, **kwargs)  # type: ignore[arg-type]
+        if calls["complete"] == 1:  # committed, but the answer was lost with the connection
             raise _outage()
-        return job
 
     monkeypatch.setattr(ops, "claim", claim)
-    monkeypatch.setattr(ops, "update_job_status_safely", update)
+    monkeypatch.setattr(ops, "complete", complete)
     outcome = base.execute_job(
         TaskType.COMPRESS, lambda ctx: base.TaskOutcome({"pages": 1}), "outage-1", task_id
     )
     assert outcome == "completed"
     job_row = ops.get_job("outage-1")
     assert job_row is not None and job_row.status == "completed" and job_row.attempts == 1
-    assert calls == {"claim": 2, "update": 2}
+    assert calls == {"claim": 2, "complete": 2}
 
 
 def test_embedded_broker_never_shows_a_half_written_message(

@@ -19,6 +19,7 @@ from pressroom.errors import (
 from pressroom.jobs.changes import ChangeListener
 from pressroom.jobs.progress import ProgressReporter
 from pressroom.jobs.states import JobStatus, TaskType
+from pressroom.jobs.view import job_view
 from pressroom.runtime import Runtime
 
 INPUT = {"options": {"compressionLevel": "medium"}, "fingerprint": "abc"}
@@ -168,16 +169,19 @@ def test_a_job_past_its_attempt_limit_fails_with_worker_lost(isolated_runtime: R
     assert (job.status, job.error_code, job.attempts) == ("failed", "WORKER_LOST", 2)
 
 
-def test_a_committed_change_wakes_the_followers_of_that_job(isolated_runtime: Runtime) -> None:
-    """On PostgreSQL a change is pushed to the job's followers (the event
-    stream reads the job when it changes, not on a timer); on SQLite nothing
+def test_a_committed_change_is_pushed_to_the_followers_of_that_job(
+    isolated_runtime: Runtime,
+) -> None:
+    """On PostgreSQL a change is pushed to the job's followers with the
+    job's new state (the event stream sends it without reading the row); a
+    state older than the one a follower holds is dropped. On SQLite nothing
     is pushed and a follower is told to poll."""
     ops = isolated_runtime.ops
     followed, other = new_id(), new_id()
     for job_id in (followed, other):
         ops.create_job_safely(job_id, TaskType.COMPRESS, INPUT, celery_task_id="t1")
     listener = ChangeListener(isolated_runtime.settings.database_url)
-    with listener.follow(followed) as changed:
+    with listener.follow(followed) as follower:
         if not listener.enabled:
             assert not listener.live
             return
@@ -185,11 +189,58 @@ def test_a_committed_change_wakes_the_followers_of_that_job(isolated_runtime: Ru
         while not listener.live and time.monotonic() < deadline:
             time.sleep(0.05)
         assert listener.live, "the LISTEN connection should be up"
-        changed.clear()
+        pending = ops.get_job(followed)
+        assert pending is not None
+        follower.next_state(pending, 0)  # the wake-up of the connection's start
         ops.claim(other, "t1", max_attempts=3)
-        assert not changed.wait(0.5), "another job's change must not wake this follower"
+        assert follower.next_state(pending, 0.5) is pending, (
+            "another job's change must not wake this follower (it times out: read the row)"
+        )
         ops.claim(followed, "t1", max_attempts=3)
-        assert changed.wait(5), "the committed claim should wake the follower"
-        changed.clear()
+        claimed = follower.next_state(pending, 5)
+        assert claimed is not None and claimed is not pending, "the claim should be pushed"
+        assert (claimed.status, claimed.attempts, claimed.progress_stage) == (
+            "processing",
+            1,
+            "started",
+        )
+        assert claimed.version > pending.version
         ops.record_progress(followed, ("t1", 1), 40, "working", "Page 2 of 5")
-        assert changed.wait(5)
+        working = follower.next_state(claimed, 5)
+        assert working is not None and working is not claimed
+        assert job_view(working) == job_view(ops.get_job(followed)), (
+            "the pushed state should be what a read of the row gives"
+        )
+        # a state the follower has already passed (it read the row meanwhile)
+        ops.record_progress(followed, ("t1", 1), 60, "working", "Page 3 of 5")
+        assert follower.next_state(ops.get_job(followed), 5) is None, "an older state is dropped"
+
+
+def test_a_change_too_large_to_push_makes_the_follower_read_the_row(
+    isolated_runtime: Runtime,
+) -> None:
+    """NOTIFY carries at most 8000 bytes: a completion with a large result is
+    announced by the job's id alone, and the follower is told to read it."""
+    ops = isolated_runtime.ops
+    job_id = new_id()
+    ops.create_job_safely(job_id, TaskType.COMPRESS, INPUT, celery_task_id="t1")
+    listener = ChangeListener(isolated_runtime.settings.database_url)
+    if not listener.enabled:
+        pytest.skip("SQLite pushes nothing")
+    with listener.follow(job_id) as follower:
+        deadline = time.monotonic() + 10
+        while not listener.live and time.monotonic() < deadline:
+            time.sleep(0.05)
+        claimed = ops.claim(job_id, "t1", max_attempts=3)
+        assert claimed is not None
+        for _ in range(20):  # take the claim's push and the start's wake-up, until quiet
+            began = time.monotonic()
+            follower.next_state(claimed, 0.3)
+            if time.monotonic() - began >= 0.3:
+                break
+        ops.complete(claimed, {"pages": [{"text": "x" * 100} for _ in range(100)]})
+        began = time.monotonic()
+        assert follower.next_state(claimed, 10) is claimed, "a row too large to push is read"
+        assert time.monotonic() - began < 5, "woken by the change, not by the timer"
+        done = ops.get_job(job_id)
+        assert done is not None and done.status == "completed" and len(done.result["pages"]) == 100

@@ -79,6 +79,14 @@ def test_events_stream_follows_the_job_to_its_end(
     assert events[-1].startswith("event: end")
     last = json.loads(events[-1].split("data: ", 1)[1])
     assert last["status"] == "completed"
+    assert last["download_url"] and last["result"]["compressed_size"] > 0
+    # each change once, in order: the job never steps back to an earlier state
+    views = [json.loads(e.split("data: ", 1)[1]) for e in events if e.startswith("event: progress")]
+    order = {"pending": 0, "processing": 1, "completed": 2}
+    seen = [(order[v["status"]], v["progress"]["percentage"]) for v in views]
+    assert seen == sorted(seen), seen
+    assert len({json.dumps(v, sort_keys=True) for v in views}) == len(views)
+    assert views[-1]["status"] == "completed"
 
 
 def test_transient_failure_retries_without_showing_failed(

@@ -141,9 +141,11 @@ def delete_job(job_id: str) -> Response:
 def events(job_id: str) -> Response:
     """Server-sent events: a ``progress`` event per change, ``end`` when terminal.
 
-    The job is read again when it changes (pushed by PostgreSQL, see
-    pressroom.jobs.changes), not on a timer; on SQLite it is read every
-    POLL_SECONDS."""
+    On PostgreSQL each change is pushed with the job's new state (see
+    pressroom.jobs.changes) and sent without reading the row again; the row
+    is read when the stream starts, when a change came without its state,
+    and every PUSHED_RECHECK_SECONDS in case a notification was lost. On
+    SQLite it is read every POLL_SECONDS."""
     row_id = load_job(job_id).id
     ops = runtime().ops
     listener: ChangeListener = current_app.extensions["pressroom_changes"]
@@ -152,10 +154,9 @@ def events(job_id: str) -> Response:
         yield "retry: 2000\n\n"
         last: str | None = None
         started = last_sent = time.monotonic()
-        with listener.follow(row_id) as changed:
+        with listener.follow(row_id) as follower:
+            job: Job | None = ops.get_job(row_id)
             while time.monotonic() - started < STREAM_SECONDS:
-                changed.clear()  # before the read: a later change sets it again
-                job = ops.get_job(row_id)
                 if job is None:
                     yield f"event: error\ndata: {json.dumps({'code': 'JOB_NOT_FOUND'})}\n\n"
                     return
@@ -169,7 +170,12 @@ def events(job_id: str) -> Response:
                 if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
                     last_sent = time.monotonic()
                     yield ": keep-alive\n\n"
-                changed.wait(PUSHED_RECHECK_SECONDS if listener.live else POLL_SECONDS)
+                wait = PUSHED_RECHECK_SECONDS if listener.live else POLL_SECONDS
+                change = follower.next_state(job, wait)
+                if change is job:  # no state came with the change: read the row
+                    job = ops.get_job(row_id)
+                elif change is not None:
+                    job = change
 
     return Response(
         stream_with_context(stream()),

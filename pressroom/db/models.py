@@ -135,6 +135,9 @@ class Job(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Set once cleanup or a delete removed the job's files.
     files_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Writes of this row so far: JobOperations adds one with each, so of two
+    #: states of a job the one with the higher version is the later.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def status_enum(self) -> JobStatus:

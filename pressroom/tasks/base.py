@@ -147,7 +147,7 @@ def execute_job(task_type: TaskType, fn: JobFunction, job_id: str, task_id: str)
                     mime=outcome.mime or "application/octet-stream",
                 )
                 result["file"] = stored
-            _complete(rt, job_id, result, fence)
+            _complete(rt, job, result)
     except STOP_ERRORS as exc:
         # cancelled by the client, or superseded: whoever owns the job now
         # decides its outcome; this attempt leaves no file behind.
@@ -199,24 +199,18 @@ def _patiently(rt: Runtime, job_id: str, what: str, write: Callable[[], T]) -> T
             delay = min(5.0, delay * 2)
 
 
-def _complete(rt: Runtime, job_id: str, result: dict[str, Any], fence: tuple[str, int]) -> None:
-    """Mark the job completed, through a database outage if need be.
+def _complete(rt: Runtime, claimed: Job, result: dict[str, Any]) -> None:
+    """Mark the claimed job completed, through a database outage if need be.
 
     A write whose commit succeeded but whose answer was lost with the
     connection is tried again and refused (completed is terminal); that
     refusal is our own success, and the stored result must be kept.
     """
     try:
-        _patiently(
-            rt,
-            job_id,
-            "completion",
-            lambda: rt.ops.update_job_status_safely(
-                job_id, JobStatus.COMPLETED, result=result, fence=fence
-            ),
-        )
+        _patiently(rt, claimed.id, "completion", lambda: rt.ops.complete(claimed, result))
     except InvalidTransitionError:
-        job = rt.ops.get_job(job_id)
+        job = rt.ops.get_job(claimed.id)
+        fence = (claimed.celery_task_id, claimed.attempts)
         if not (
             job is not None
             and job.status == JobStatus.COMPLETED.value
