@@ -769,10 +769,13 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def engine_alone(pdf: Path, runs: int, workdir: Path, level: str) -> dict[str, Any]:
+def engine_alone(
+    pdf: Path, runs: int, workdir: Path, level: str, *, parallel_too: bool = True
+) -> dict[str, Any]:
     """The engine work of one job, called directly without the job layer: the
     API's inspection of the upload, then ``CompressionService.compress`` at
-    ``level`` (what the worker's task calls)."""
+    ``level`` (what the worker's task calls); with ``parallel_too``, the
+    same runs again two at a time."""
     sys.path.insert(0, str(REPO))
     from pressroom.engines import qpdf  # the service's own engine wrapper
     from pressroom.jobs.progress import NullProgress
@@ -805,6 +808,31 @@ def engine_alone(pdf: Path, runs: int, workdir: Path, level: str) -> dict[str, A
     cpu_per_job = (_cpu_seconds() - cpu_before) / runs
     per_job = [a + b for a, b in zip(inspect_s, optimize_s, strict=True)]
 
+    cores = os.cpu_count() or 1
+    usable = min(cores, WORKER_PROCESSES)
+    mean_job = statistics.fmean(per_job)
+    # the ceiling: usable cores over the engine's time per job, by the clock
+    # and by CPU-seconds (an engine whose children wait, or use two cores,
+    # makes the two differ); the higher of the two is the stricter yardstick
+    by_wall = usable / mean_job
+    by_cpu = usable / cpu_per_job if cpu_per_job > 0 else by_wall
+    out: dict[str, Any] = {
+        "runs": runs,
+        "inspect_ms_p50": ms(percentile(inspect_s, 50)),
+        "optimize_ms_p50": ms(percentile(optimize_s, 50)),
+        "job_ms_mean": ms(mean_job),
+        "job_ms_p50": ms(percentile(per_job, 50)),
+        "job_ms_p95": ms(percentile(per_job, 95)),
+        "cores": cores,
+        "usable_cores": usable,
+        "cpu_ms_per_job": ms(cpu_per_job),
+        "max_jobs_per_s_by_wall": round(by_wall, 2),
+        "max_jobs_per_s_by_cpu": round(by_cpu, 2),
+        "max_jobs_per_s": round(max(by_wall, by_cpu), 2),
+    }
+    if not parallel_too:
+        return out
+
     # the same work two at a time (what two worker processes could do)
     parallel = min(WORKER_PROCESSES, os.cpu_count() or 1)
     counter = iter(range(runs))
@@ -825,30 +853,73 @@ def engine_alone(pdf: Path, runs: int, workdir: Path, level: str) -> dict[str, A
     for thread in threads:
         thread.join(timeout=600)
     parallel_wall = time.perf_counter() - t0
+    out["measured_parallel_jobs_per_s"] = round(runs / parallel_wall, 2)
+    out["parallel"] = parallel
+    return out
 
-    cores = os.cpu_count() or 1
-    usable = min(cores, WORKER_PROCESSES)
-    mean_job = statistics.fmean(per_job)
-    # the ceiling: usable cores over the engine's time per job, by the clock
-    # and by CPU-seconds (an engine whose children wait, or use two cores,
-    # makes the two differ); the higher of the two is the stricter yardstick
-    by_wall = usable / mean_job
-    by_cpu = usable / cpu_per_job if cpu_per_job > 0 else by_wall
+
+def steady_jobs_per_s(records: list[JobRecord], edge: int) -> float | None:
+    """Completions per second between the ``edge``-th completion and the
+    ``edge``-th from the end: the closed loop's steady state, without the
+    start (the first jobs all begin at once) and the drain (the last job
+    may run alone on one core), which the yardstick has neither of."""
+    done = sorted(r.done for r in records if r.status == "completed")
+    if len(done) < 2 * edge + 2:
+        return None
+    first, last = done[edge - 1], done[-edge]
+    return (len(done) - 2 * edge + 1) / (last - first) if last > first else None
+
+
+def alternating_rounds(
+    base: str,
+    work: Workload,
+    pdf: Path,
+    workdir: Path,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """The engine alone and the service under load, in turn, ``args.rounds``
+    times, ending with the engine: each loaded round is compared with the
+    mean of the two engine measurements just before and after it. This VM's
+    speed drifts by up to 15 % within minutes; short rounds bracketed this
+    way put both sides of each ratio on nearly the same machine."""
+    engines: list[dict[str, Any]] = []
+    loads: list[dict[str, Any]] = []
+    edge = WORKER_PROCESSES * 2
+    for i in range(args.rounds + 1):
+        engines.append(
+            engine_alone(
+                pdf, args.round_engine_runs, workdir / f"round-{i}", args.level, parallel_too=False
+            )
+        )
+        if i == args.rounds:
+            break
+        recs, _ = run_jobs(base, work, args.round_jobs, args.concurrency, args.round_jobs * 3.0)
+        steady = steady_jobs_per_s(recs, edge)
+        loads.append(
+            {
+                "completed": sum(r.status == "completed" for r in recs),
+                "jobs": len(recs),
+                "steady_jobs_per_s": round(steady, 2) if steady else None,
+            }
+        )
+    for i, load in enumerate(loads):
+        yardstick = statistics.fmean(
+            (engines[i]["max_jobs_per_s"], engines[i + 1]["max_jobs_per_s"])
+        )
+        load["yardstick_jobs_per_s"] = round(yardstick, 2)
+        if load["steady_jobs_per_s"]:
+            load["pct_of_engine"] = round(100 * load["steady_jobs_per_s"] / yardstick, 1)
+    shares = [load["pct_of_engine"] for load in loads if "pct_of_engine" in load]
     return {
-        "runs": runs,
-        "inspect_ms_p50": ms(percentile(inspect_s, 50)),
-        "optimize_ms_p50": ms(percentile(optimize_s, 50)),
-        "job_ms_mean": ms(mean_job),
-        "job_ms_p50": ms(percentile(per_job, 50)),
-        "job_ms_p95": ms(percentile(per_job, 95)),
-        "cores": cores,
-        "usable_cores": usable,
-        "cpu_ms_per_job": ms(cpu_per_job),
-        "max_jobs_per_s_by_wall": round(by_wall, 2),
-        "max_jobs_per_s_by_cpu": round(by_cpu, 2),
-        "max_jobs_per_s": round(max(by_wall, by_cpu), 2),
-        "measured_parallel_jobs_per_s": round(runs / parallel_wall, 2),
-        "parallel": parallel,
+        "rounds": args.rounds,
+        "jobs_per_round": args.round_jobs,
+        "engine_runs_per_round": args.round_engine_runs,
+        "edge_completions_left_out": edge,
+        "engine_max_jobs_per_s": [e["max_jobs_per_s"] for e in engines],
+        "loads": loads,
+        "pct_of_engine_mean": round(statistics.fmean(shares), 1) if shares else None,
+        "pct_of_engine_min": min(shares) if shares else None,
+        "pct_of_engine_max": max(shares) if shares else None,
     }
 
 
@@ -1533,6 +1604,11 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 f"{c}: % of the engine measured 2 at a time",
                 fmt(load["pct_of_engine_measured"], " %"),
             )
+        if load.get("steady_jobs_per_s") is not None:
+            row(
+                f"{c}: steady throughput (first and last 4 completions left out)",
+                fmt(load["steady_jobs_per_s"], " jobs/s"),
+            )
         row(f"{c}: submit-to-completed p50 / p95", pair(load, "latency_ms_p50", "latency_ms_p95"))
         row(f"{c}: POST /api/compress p50 / p95", pair(load, "submit_ms_p50", "submit_ms_p95"))
         row(
@@ -1564,6 +1640,27 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if load.get("postgres_per_job"):
             row(f"{c}: PostgreSQL per job", pg_line(load["postgres_per_job"]))
 
+    rounds = fig.get("rounds")
+    if rounds:
+        r = f"{rounds['rounds']} rounds of {rounds['jobs_per_round']} jobs"
+        row(
+            f"{r}: engine max before/between/after, jobs/s",
+            ", ".join(fmt(x) for x in rounds["engine_max_jobs_per_s"]),
+        )
+        row(
+            f"{r}: steady jobs/s per round",
+            ", ".join(fmt(x.get("steady_jobs_per_s")) for x in rounds["loads"]),
+        )
+        row(
+            f"{r}: % of the engine (mean of the two beside it), per round",
+            ", ".join(fmt(x.get("pct_of_engine"), " %") for x in rounds["loads"]),
+        )
+        row(
+            f"{r}: % of the engine, mean (min-max)",
+            f"{fmt(rounds['pct_of_engine_mean'], ' %')} "
+            f"({fmt(rounds['pct_of_engine_min'])}-{fmt(rounds['pct_of_engine_max'])})",
+            AIMS["pct_of_engine"],
+        )
     get = fig.get("get")
     if get:
         row(
@@ -1716,6 +1813,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup-jobs", type=int, default=6, help="unmeasured jobs at the start")
     p.add_argument("--engine-runs", type=int, default=50, help="engine-alone repetitions")
     p.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="alternating rounds of engine alone and service load (0: none)",
+    )
+    p.add_argument("--round-jobs", type=int, default=60, help="jobs in each loaded round")
+    p.add_argument(
+        "--round-engine-runs", type=int, default=12, help="engine-alone runs in each round"
+    )
+    p.add_argument(
         "--level",
         default="lossless",
         choices=["lossless", "low", "medium", "high", "maximum"],
@@ -1761,7 +1868,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="print the runs stored in --out as a Markdown table, and exit",
     )
     args = p.parse_args(argv)
-    for name in ("jobs", "concurrency", "serial_jobs", "engine_runs", "get_connections"):
+    for name in (
+        "jobs",
+        "concurrency",
+        "serial_jobs",
+        "engine_runs",
+        "get_connections",
+        "round_jobs",
+        "round_engine_runs",
+    ):
         if not 0 < getattr(args, name) <= 100_000:
             p.error(f"--{name.replace('_', '-')} must be between 1 and 100000")
     return args
@@ -1915,6 +2030,17 @@ def main(argv: list[str] | None = None) -> int:
         fig["load"]["pct_of_engine_max_mean"] = round(
             100 * fig["load"]["jobs_per_s"] / statistics.fmean(yardsticks), 1
         )
+        steady = steady_jobs_per_s(recs, WORKER_PROCESSES * 2)
+        fig["load"]["steady_jobs_per_s"] = round(steady, 2) if steady else None
+        if args.rounds:
+            log(
+                f"alternating: {args.rounds} x ({args.round_engine_runs} engine runs, "
+                f"{args.round_jobs} jobs), then the engine"
+            )
+            fig["rounds"] = alternating_rounds(base, work, pdf, workdir / "rounds", args)
+            shares = [x.get("pct_of_engine") for x in fig["rounds"]["loads"]]
+            log(f"  % of the engine, per round: {shares}")
+            services.check_alive()
 
         target = next((r.job_id for r in reversed(recs) if r.status == "completed"), None)
         if target:
