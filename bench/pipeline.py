@@ -1868,6 +1868,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="print the runs stored in --out as a Markdown table, and exit",
     )
     args = p.parse_args(argv)
+    if args.rounds < 0:
+        p.error("--rounds must be 0 or more")
     for name in (
         "jobs",
         "concurrency",

@@ -244,3 +244,37 @@ def test_a_change_too_large_to_push_makes_the_follower_read_the_row(
         assert time.monotonic() - began < 5, "woken by the change, not by the timer"
         done = ops.get_job(job_id)
         assert done is not None and done.status == "completed" and len(done.result["pages"]) == 100
+
+
+def test_the_one_statement_completion_writes_what_the_locked_path_writes(
+    isolated_runtime: Runtime,
+) -> None:
+    """``complete`` takes one UPDATE for a plain job and the locked path for a
+    job with a password (removed at rest) or a webhook: the rows they leave
+    differ in nothing but what the locked path must do besides."""
+    ops = isolated_runtime.ops
+    result = {"pages": 3, "compressed_size": 10}
+    rows = {}
+    for name, options in (("plain", {"level": "medium"}), ("secret", {"password": "hunter2"})):
+        job_id = new_id()
+        ops.create_job_safely(job_id, TaskType.COMPRESS, {"options": options}, celery_task_id="t")
+        claimed = ops.claim(job_id, "t", max_attempts=3)
+        assert claimed is not None and claimed.status == "processing" and claimed.attempts == 1
+        ops.complete(claimed, result)
+        rows[name] = ops.get_job(job_id)
+    plain, secret = rows["plain"], rows["secret"]
+    assert plain is not None and secret is not None
+    assert "password" not in secret.input_data["options"], "a finished job keeps no password"
+    for job in (plain, secret):
+        assert (job.status, job.result, job.progress_percentage, job.progress_stage) == (
+            "completed",
+            result,
+            100,
+            "done",
+        )
+        assert job.error_code is None and job.finished_at is not None
+        assert job.expires_at is not None and job.finished_at <= job.expires_at
+        assert job.version == 2, "created (0), claimed (1), completed (2)"
+    # a second completion by the same attempt is refused, not applied twice
+    with pytest.raises(InvalidTransitionError):
+        ops.complete(plain, result)

@@ -175,6 +175,18 @@ _COMPLETE_ROW = (
 _RETRY_SQLSTATES = {"40001", "40P01"}
 
 
+def _has_password(input_data: dict[str, Any]) -> bool:
+    """The job's options hold a password (removed when the job finishes)."""
+    options = input_data.get("options")
+    return isinstance(options, dict) and "password" in options
+
+
+def _callback_url(input_data: Any) -> str | None:
+    """Where the job's outcome is delivered (a webhook row when it finishes)."""
+    url = input_data.get("callback_url") if isinstance(input_data, dict) else None
+    return str(url) if url else None
+
+
 def detached_job(values: dict[str, Any]) -> Job:
     """A detached ``Job`` of column values read from the database elsewhere
     (a change pushed to followers: pressroom.jobs.changes). Writes nothing."""
@@ -479,10 +491,7 @@ class JobOperations:
         job.expires_at = now + self.result_retention
         if result is not None:
             job.result = result
-        if (
-            isinstance(job.input_data.get("options"), dict)
-            and "password" in job.input_data["options"]
-        ):
+        if _has_password(job.input_data):
             # a finished job needs no secret: do not keep it at rest
             options = {k: v for k, v in job.input_data["options"].items() if k != "password"}
             job.input_data = {**job.input_data, "options": options}
@@ -500,8 +509,8 @@ class JobOperations:
         """Every terminal transition passes here (completion, failure, cancel,
         the reaper, claim past the attempt limit): a job with a callback_url
         gets its delivery row in the same transaction as its outcome."""
-        url = job.input_data.get("callback_url") if isinstance(job.input_data, dict) else None
-        if not url:
+        url = _callback_url(job.input_data)
+        if url is None:
             return
         queued = _NEW_DELIVERIES.get()
         if queued is None:
@@ -510,7 +519,7 @@ class JobOperations:
             {
                 "id": str(uuid.uuid4()),
                 "job_id": job.id,
-                "url": str(url),
+                "url": url,
                 "event": f"job.{status.value}",
                 "status": "pending",
                 "attempts": 0,
@@ -602,11 +611,7 @@ class JobOperations:
         the job, which is refused there (``StaleAttemptError``,
         ``InvalidTransitionError``)."""
         fence = (str(job.celery_task_id), job.attempts)
-        options = job.input_data.get("options")
-        plain = not job.input_data.get("callback_url") and not (
-            isinstance(options, dict) and "password" in options
-        )
-        if plain:
+        if _callback_url(job.input_data) is None and not _has_password(job.input_data):
             now = utcnow()
             values = {
                 "job_id": job.id,
