@@ -25,7 +25,7 @@ Every write adds one to ``jobs.version``, which orders the states of a job
 that a follower of its changes is sent (pressroom.jobs.changes).
 
 Reads for the API go through ``get_job`` and ``list_jobs``, which never
-lock. ``get_job``, the read behind every job view, poll and event, is one
+lock. ``get_job``, the read behind every job view and poll, is one
 statement on an autocommit connection (on PostgreSQL: no BEGIN and ROLLBACK
 round trips around it) and returns a detached ``Job``.
 """
