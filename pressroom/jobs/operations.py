@@ -323,14 +323,14 @@ class JobOperations:
         cannot both take the last place.
         """
         task_type = TaskType(task_type)
-        #: without the open-jobs check the insert is the whole transaction
-        counted = owner is not None and max_open is not None
+        #: the owner's open-jobs limit to check; without it the insert is the
+        #: whole transaction
+        limit = (owner, max_open) if owner is not None and max_open is not None else None
 
         def create(conn: Connection) -> Job:
             now = utcnow()
-            if counted:
-                assert owner is not None and max_open is not None
-                self._check_open_jobs(conn, owner, max_open)
+            if limit is not None:
+                self._check_open_jobs(conn, *limit)
             values: dict[str, Any] = dict(
                 id=job_id,
                 owner=owner,
@@ -353,7 +353,7 @@ class JobOperations:
 
         for _ in range(self._max_db_retries):
             try:
-                return self._run(create, one_statement=not counted), True
+                return self._run(create, one_statement=limit is None), True
             except TooManyOpenJobsError:
                 existing = self.get_job(job_id)  # a replay is no new job
                 if existing is None:

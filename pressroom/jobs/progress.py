@@ -1,9 +1,9 @@
 """ProgressReporter: the one way a running task reports progress.
 
 Writes go through ``JobOperations.record_progress`` (one fenced UPDATE of
-the job's row). They are throttled (at most one write per ``min_interval`` per job) so that a
-per-page loop does not hammer the database; a change of stage and 100 % are
-always written. Each write is also where a running task learns that its job
+the job's row). They are throttled (at most one write per ``min_interval``
+per job) so that a per-page loop does not hammer the database; a change of
+stage and 100 % are always written. Each write is also where a running task learns that its job
 was cancelled or handed to a newer attempt: it raises ``JobCancelledError``
 or ``StaleAttemptError`` then, and the task execution pattern stops the work
 and cleans up.

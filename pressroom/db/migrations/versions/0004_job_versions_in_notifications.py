@@ -36,8 +36,9 @@ def _postgresql() -> bool:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("jobs") as batch:
-        batch.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="0"))
+    # a plain ADD COLUMN on both backends (SQLite too, with its default): no
+    # copy of the table
+    op.add_column("jobs", sa.Column("version", sa.Integer(), nullable=False, server_default="0"))
     if not _postgresql():
         return
     op.execute(
