@@ -876,6 +876,7 @@ def alternating_rounds(
     pdf: Path,
     workdir: Path,
     args: argparse.Namespace,
+    meter: CpuMeter,
 ) -> dict[str, Any]:
     """The engine alone and the service under load, in turn, ``args.rounds``
     times, ending with the engine: each loaded round is compared with the
@@ -893,13 +894,17 @@ def alternating_rounds(
         )
         if i == args.rounds:
             break
+        meter.start()
         recs, _ = run_jobs(base, work, args.round_jobs, args.concurrency, args.round_jobs * 3.0)
+        cpu = meter.stop(len(recs))
         steady = steady_jobs_per_s(recs, edge)
         loads.append(
             {
                 "completed": sum(r.status == "completed" for r in recs),
                 "jobs": len(recs),
                 "steady_jobs_per_s": round(steady, 2) if steady else None,
+                "engine_share_of_machine_pct": engine_share_of_machine(cpu),
+                **worker_handoffs(job_lives(recs), WORKER_PROCESSES),
             }
         )
     for i, load in enumerate(loads):
@@ -910,7 +915,11 @@ def alternating_rounds(
         if load["steady_jobs_per_s"]:
             load["pct_of_engine"] = round(100 * load["steady_jobs_per_s"] / yardstick, 1)
     shares = [load["pct_of_engine"] for load in loads if "pct_of_engine" in load]
+    in_situ = [x for load in loads if (x := load["engine_share_of_machine_pct"]) is not None]
     return {
+        "engine_share_of_machine_pct_mean": round(statistics.fmean(in_situ), 1)
+        if in_situ
+        else None,
         "rounds": args.rounds,
         "jobs_per_round": args.round_jobs,
         "engine_runs_per_round": args.round_engine_runs,
@@ -1180,6 +1189,7 @@ def summarize_jobs(
         ),
         "max_completion_gap_ms": ms(max(gaps) if gaps else None),
         "polls_per_job": round(statistics.fmean([r.polls for r in ok]), 1) if ok else None,
+        **worker_handoffs(job_lives(ok), WORKER_PROCESSES),
     }
     if engine:
         out["pct_of_engine_max"] = round(100 * jobs_per_s / engine["max_jobs_per_s"], 1)
@@ -1189,6 +1199,67 @@ def summarize_jobs(
             100 * jobs_per_s / engine["measured_parallel_jobs_per_s"], 1
         )
     return out
+
+
+def job_lives(records: list[JobRecord]) -> list[tuple[datetime, datetime, datetime]]:
+    """Each completed job's created, started and completed times (its view's)."""
+    lives = []
+    for r in records:
+        times = [parse_ts(r.view.get(k)) for k in ("created_at", "started_at", "completed_at")]
+        if r.status == "completed" and all(times):
+            lives.append((times[0], times[1], times[2]))
+    return lives
+
+
+def engine_share_of_machine(cpu: dict[str, Any]) -> float | None:
+    """The share of the machine's time spent in engine work during a phase:
+    the CPU of the engines (the worker's and the API's subprocesses) over
+    all the CPU used, times how busy the machine was. Unlike a rate, it
+    hardly moves with this VM's speed: every process slows down together."""
+    per_job = cpu["cpu_ms_per_job"]
+    total, busy = cpu["cpu_ms_per_job_total"], cpu["machine_busy_pct"]
+    if not total or busy is None:
+        return None
+    engines = per_job.get("worker subprocesses", 0.0) + per_job.get("api subprocesses", 0.0)
+    return round(busy * engines / total, 1)
+
+
+def worker_handoffs(lives: list[tuple[datetime, datetime, datetime]], slots: int) -> dict[str, Any]:
+    """How long a worker slot stays empty while a job waits for one.
+
+    From each job's created, started and finished times (the job view's):
+    at each finish that leaves a job waiting (created, not yet started), the
+    time until the next start is a hand-off, and over the whole phase the
+    empty slot-time while a job waited is given as a share of ``slots``
+    times the phase. Both leave out what happens before the first start."""
+    events: list[tuple[datetime, int, int]] = []  # (time, d_running, d_waiting)
+    for created, started, finished in lives:
+        events += [(created, 0, 1), (started, 1, -1), (finished, -1, 0)]
+    events.sort(key=lambda e: (e[0], -e[1]))  # at equal times a start before a finish
+    running = waiting = 0
+    idle = 0.0
+    handoffs: list[float] = []
+    pending_finish: datetime | None = None
+    first_start = last = None
+    for at, d_running, d_waiting in events:
+        if first_start is not None and last is not None:
+            idle += min(slots - running, waiting) * max(0.0, (at - last).total_seconds())
+        last = at
+        running += d_running
+        waiting += d_waiting
+        if d_running == 1:
+            first_start = first_start or at
+            if pending_finish is not None:
+                handoffs.append((at - pending_finish).total_seconds())
+                pending_finish = None
+        elif d_running == -1 and waiting > 0 and pending_finish is None:
+            pending_finish = at
+    span = (last - first_start).total_seconds() if first_start and last else 0.0
+    return {
+        "handoff_ms_p50": ms(percentile(handoffs, 50)),
+        "handoff_ms_p95": ms(percentile(handoffs, 95)),
+        "slot_idle_while_waiting_pct": round(100 * idle / (slots * span), 2) if span else None,
+    }
 
 
 # --------------------------------------------------------------------------
@@ -1634,6 +1705,12 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             AIMS["stall"],
             REFERENCE["stall"],
         )
+        if load.get("handoff_ms_p50") is not None:
+            row(
+                f"{c}: worker slot empty between two jobs, p50 / p95 (share of slot time)",
+                pair(load, "handoff_ms_p50", "handoff_ms_p95")
+                + f" ({fmt(load.get('slot_idle_while_waiting_pct'), ' %')})",
+            )
         row(f"{c}: polls (or events) per job", fmt(load["polls_per_job"]))
         for label, value in cpu_rows(c, load.get("cpu")):
             row(label, value)
@@ -1661,6 +1738,16 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"({fmt(rounds['pct_of_engine_min'])}-{fmt(rounds['pct_of_engine_max'])})",
             AIMS["pct_of_engine"],
         )
+        if rounds["loads"] and "handoff_ms_p50" in rounds["loads"][0]:
+            row(
+                f"{r}: worker slot empty between two jobs, p50 per round",
+                ", ".join(fmt(x.get("handoff_ms_p50"), " ms") for x in rounds["loads"]),
+            )
+            row(
+                f"{r}: engine CPU share of the machine's time, per round (mean)",
+                ", ".join(fmt(x.get("engine_share_of_machine_pct"), " %") for x in rounds["loads"])
+                + f" ({fmt(rounds.get('engine_share_of_machine_pct_mean'), ' %')})",
+            )
     get = fig.get("get")
     if get:
         row(
@@ -2039,7 +2126,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"alternating: {args.rounds} x ({args.round_engine_runs} engine runs, "
                 f"{args.round_jobs} jobs), then the engine"
             )
-            fig["rounds"] = alternating_rounds(base, work, pdf, workdir / "rounds", args)
+            fig["rounds"] = alternating_rounds(base, work, pdf, workdir / "rounds", args, meter)
             shares = [x.get("pct_of_engine") for x in fig["rounds"]["loads"]]
             log(f"  % of the engine, per round: {shares}")
             services.check_alive()

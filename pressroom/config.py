@@ -86,6 +86,10 @@ class Settings(BaseSettings):
         4096, ge=512, description="Address-space limit of the OCRmyPDF process and each Tesseract."
     )
     worker_concurrency: int = Field(0, description="Worker processes; 0 means one per core.")
+    engine_scheduling: Literal["idle", "normal"] = Field(
+        "idle",
+        description="CPU class of the programs a worker runs: idle (SCHED_IDLE) or normal.",
+    )
     progress_interval_seconds: float = Field(
         0.5, description="Minimum gap between two progress writes of one job."
     )

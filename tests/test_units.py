@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pressroom.config import get_settings
 from pressroom.engines import runner
+from pressroom.engines.isolated import run_forked
 from pressroom.errors import EngineMissingError, EngineTimeoutError
 from pressroom.jobs.progress import ProgressReporter
 from pressroom.jobs.states import (
@@ -98,6 +102,60 @@ def test_runner_limits_memory() -> None:
         memory_bytes=256 * 1024 * 1024,
     )
     assert result.returncode != 0 and "MemoryError" in result.stderr
+
+
+_PRINT_CPU_CLASS = "import os; print(os.sched_getscheduler(0))"
+
+
+@pytest.fixture
+def idle_engines() -> Iterator[None]:
+    runner.use_idle_cpu(True)
+    try:
+        yield
+    finally:
+        runner.use_idle_cpu(False)
+
+
+@pytest.mark.usefixtures("idle_engines")
+def test_engines_of_a_worker_run_in_the_idle_cpu_class() -> None:
+    """The programs a worker starts, what they start in turn, and the forked
+    compression child all give way to the API and the database."""
+    program = runner.run(["python3", "-c", _PRINT_CPU_CLASS], timeout=20)
+    grandchild = runner.run(
+        [
+            "python3",
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {_PRINT_CPU_CLASS!r}])",
+        ],
+        timeout=20,
+    )
+    forked = run_forked(lambda send: {"class": os.sched_getscheduler(0)}, timeout=20)
+    assert int(program.stdout) == int(grandchild.stdout) == forked["class"] == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the worker itself keeps its class
+
+
+def test_engines_run_in_the_normal_cpu_class_unless_asked() -> None:
+    assert int(runner.run(["python3", "-c", _PRINT_CPU_CLASS], timeout=20).stdout) == os.SCHED_OTHER
+
+
+@pytest.mark.parametrize(("value", "idle"), [(None, True), ("normal", False), ("idle", True)])
+def test_each_worker_process_takes_its_engines_cpu_class_from_the_settings(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, idle: bool
+) -> None:
+    from pressroom import worker
+
+    if value is None:
+        monkeypatch.delenv("PRESSROOM_ENGINE_SCHEDULING", raising=False)
+    else:
+        monkeypatch.setenv("PRESSROOM_ENGINE_SCHEDULING", value)
+    monkeypatch.setattr(worker, "reset_runtime", get_settings.cache_clear)
+    get_settings.cache_clear()
+    try:
+        worker._after_fork()
+        assert runner.uses_idle_cpu() is idle
+    finally:
+        runner.use_idle_cpu(False)
+        get_settings.cache_clear()
 
 
 def test_runner_reports_a_missing_program() -> None:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pressroom import errors
-from pressroom.engines.runner import run
+from pressroom.engines.runner import run, to_idle_cpu, uses_idle_cpu
 from pressroom.errors import EngineError, EngineTimeoutError, PressroomError
 
 MEMORY_LIMIT = 3 * 1024**3
@@ -136,6 +136,8 @@ def _child(
         # copy every page the two processes share (about 50 ms a time)
         gc.freeze()
         os.setpgid(0, 0)
+        if uses_idle_cpu():  # the work and every program it starts
+            to_idle_cpu(0)
         _die_with_parent(parent)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)  # not the worker's handlers

@@ -27,6 +27,42 @@ _PRLIMIT = shutil.which("prlimit") or "/usr/bin/prlimit"
 #: Default address-space cap of one engine process (bytes).
 DEFAULT_MEMORY_LIMIT = 2 * 1024**3
 
+#: The CPU class of the programs this process starts (``use_idle_cpu``).
+_idle_cpu = False
+
+
+def use_idle_cpu(enabled: bool) -> None:
+    """Run the programs this process starts from now on in Linux's idle CPU
+    class (``SCHED_IDLE``): they get whatever CPU the normal processes
+    leave, and give it up the moment one of those wakes up.
+
+    A worker calls this (``PRESSROOM_ENGINE_SCHEDULING=idle``) so that its
+    engines never delay the API, the database or the job bookkeeping around
+    them: on a busy machine a claim, a progress write or the hand-over to
+    the next job would otherwise wait behind a Ghostscript run for the
+    scheduler's turn. The engines lose nothing when the machine has CPU to
+    spare; when it has none, they slow down first (their time-outs still
+    count wall-clock time)."""
+    global _idle_cpu
+    _idle_cpu = enabled
+
+
+def uses_idle_cpu() -> bool:
+    return _idle_cpu
+
+
+def to_idle_cpu(pid: int) -> None:
+    """Move process ``pid`` (0: this one) and the processes it will start
+    into the idle CPU class. A process that has already exited is left, and
+    a system that refuses the change (a seccomp profile) only slows the
+    service down: the program runs in the normal class."""
+    try:
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+    except ProcessLookupError:
+        pass
+    except OSError as exc:
+        log.debug("could not move process %s to the idle CPU class: %s", pid, exc)
+
 
 @dataclass(frozen=True)
 class Completed:
@@ -101,6 +137,10 @@ def run(
         errors="replace",
         process_group=0,  # killed as a group on time-out
     )
+    if _idle_cpu:
+        # after the start rather than in the child (``preexec_fn`` would cost
+        # a fork, see ``_limited``): the program has run for microseconds
+        to_idle_cpu(proc.pid)
     deadline = time.monotonic() + timeout
     try:
         while True:
