@@ -7,9 +7,11 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
+from pressroom.db.models import Job
 from pressroom.errors import (
     InvalidTransitionError,
     JobCancelledError,
@@ -247,7 +249,7 @@ def test_a_change_too_large_to_push_makes_the_follower_read_the_row(
 
 
 def test_the_one_statement_completion_writes_what_the_locked_path_writes(
-    isolated_runtime: Runtime,
+    isolated_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``complete`` takes one UPDATE for a plain job and the locked path for a
     job with a password (removed at rest) or a webhook: the rows they leave
@@ -255,17 +257,32 @@ def test_the_one_statement_completion_writes_what_the_locked_path_writes(
     ops = isolated_runtime.ops
     result = {"pages": 3, "compressed_size": 10}
     rows = {}
-    for name, options in (("plain", {"level": "medium"}), ("secret", {"password": "hunter2"})):
+    locked: list[str] = []
+    locked_path = ops.update_job_status_safely
+
+    def update_job_status_safely(job_id: str, *args: Any, **kwargs: Any) -> Job:
+        locked.append(job_id)
+        return locked_path(job_id, *args, **kwargs)
+
+    monkeypatch.setattr(ops, "update_job_status_safely", update_job_status_safely)
+    cases = (
+        ("plain", {"level": "medium"}),
+        # what the API stores for a form sent without a password
+        ("no password", {"level": "medium", "password": None}),
+        ("secret", {"password": "hunter2"}),
+    )
+    for name, options in cases:
         job_id = new_id()
         ops.create_job_safely(job_id, TaskType.COMPRESS, {"options": options}, celery_task_id="t")
         claimed = ops.claim(job_id, "t", max_attempts=3)
         assert claimed is not None and claimed.status == "processing" and claimed.attempts == 1
         ops.complete(claimed, result)
         rows[name] = ops.get_job(job_id)
-    plain, secret = rows["plain"], rows["secret"]
-    assert plain is not None and secret is not None
+    plain, none_given, secret = rows["plain"], rows["no password"], rows["secret"]
+    assert plain is not None and none_given is not None and secret is not None
+    assert locked == [secret.id], "only the job with a password to remove takes the locked path"
     assert "password" not in secret.input_data["options"], "a finished job keeps no password"
-    for job in (plain, secret):
+    for job in (plain, none_given, secret):
         assert (job.status, job.result, job.progress_percentage, job.progress_stage) == (
             "completed",
             result,

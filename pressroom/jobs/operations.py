@@ -176,9 +176,12 @@ _RETRY_SQLSTATES = {"40001", "40P01"}
 
 
 def _has_password(input_data: dict[str, Any]) -> bool:
-    """The job's options hold a password (removed when the job finishes)."""
+    """The job's options hold a password (removed when the job finishes).
+
+    A form without one is stored with ``"password": None``: nothing to
+    remove, and such a job must not pay for the locked path."""
     options = input_data.get("options")
-    return isinstance(options, dict) and "password" in options
+    return isinstance(options, dict) and bool(options.get("password"))
 
 
 def _callback_url(input_data: Any) -> str | None:
