@@ -187,6 +187,14 @@ class WorkerLostError(PressroomError):
     default_message = "The worker running this job stopped too many times; the job was abandoned."
 
 
+class ForkServerLostError(WorkerLostError):
+    """The worker's fork server (pressroom.engines.forkserver), and with it
+    the child running the job's engine, stopped: not the file's fault."""
+
+    retryable = True
+    default_message = "The worker process running this job's engine stopped; the job is retried."
+
+
 class TimeLimitError(PressroomError):
     code = "TIME_LIMIT_EXCEEDED"
     http_status = 504

@@ -1,8 +1,8 @@
 """Entry module of the Celery worker and beat (``celery -A pressroom.worker``).
 
 It wires the process-level concerns: a fresh database engine in every forked
-pool process, the CPU class of the engines it runs, and a heartbeat row that
-tells the health check which queues have a consumer.
+pool process, the CPU class of the engines it runs and its fork server, and a
+heartbeat row that tells the health check which queues have a consumer.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from pressroom.config import get_settings
+from pressroom.engines.isolated import use_fork_server
 from pressroom.engines.runner import use_idle_cpu
 from pressroom.logging import configure_logging
 from pressroom.runtime import get_runtime, reset_runtime
@@ -32,6 +33,7 @@ _stop = threading.Event()
 def _after_fork(**_: Any) -> None:
     reset_runtime()
     use_idle_cpu(get_settings().engine_scheduling == "idle")
+    use_fork_server()
 
 
 def _worker_name(sender: Any) -> str:

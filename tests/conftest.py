@@ -169,8 +169,11 @@ class FaultPlan:
         (self.folder / f"{job_id}.json").write_text(json.dumps(spec))
         return job_id
 
-    def pid(self, job_id: str, timeout: float = 30) -> int:
-        path = self.folder / f"{job_id}.pid"
+    def pid(self, job_id: str, timeout: float = 30, *, of: str = "pool") -> int:
+        """The pid of the pool process running the stalled job, or (``of``
+        "parent") of the stalled process's parent: in a pool process's
+        compression child, the pool process's fork server."""
+        path = self.folder / f"{job_id}.{'pid' if of == 'pool' else of}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if path.exists() and path.read_text().strip():

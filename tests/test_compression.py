@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ import pytest
 from fontTools.misc import eexec
 from skimage.metrics import structural_similarity
 
+from pressroom.engines import isolated
 from pressroom.engines.isolated import Send, run_forked
 from pressroom.errors import (
     EncryptedPDFError,
@@ -405,6 +408,19 @@ class Cancelling:
             raise JobCancelledError()
 
 
+@pytest.fixture(params=["forked by the caller", "forked by a fork server"])
+def fork_mode(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``run_forked`` as a test or a command-line tool calls it, and as a
+    worker process does (its children come from its fork server)."""
+    if request.param == "forked by a fork server":
+        isolated.use_fork_server()
+    try:
+        yield request.param
+    finally:
+        isolated.stop_fork_server()
+
+
+@pytest.mark.usefixtures("fork_mode")
 def test_a_cancelled_job_stops_its_compression(kinds: dict[str, Path], tmp_path: Path) -> None:
     """The passes run in a child; a cancel seen on a progress report stops it."""
     progress = Cancelling()
@@ -430,9 +446,20 @@ def _crashes(send: Send) -> dict[str, object]:
     raise ValueError("a parser's own exception")
 
 
+def _dies(send: Send) -> dict[str, object]:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return {}
+
+
+def _whoami(send: Send) -> dict[str, object]:
+    return {"pid": os.getpid(), "parent": os.getppid(), "group": os.getpgid(0)}
+
+
+@pytest.mark.usefixtures("fork_mode")
 def test_the_compression_child_is_isolated() -> None:
     """A hang is killed at the time-out (retryable), the child's domain errors
-    arrive as they were raised, anything else is an engine failure."""
+    arrive as they were raised, anything else is an engine failure, and a
+    child killed by a signal (a memory or CPU limit) says so."""
     seen: list[dict[str, object]] = []
     started = time.monotonic()
     with pytest.raises(EngineTimeoutError):
@@ -443,6 +470,43 @@ def test_the_compression_child_is_isolated() -> None:
     with pytest.raises(EngineError) as failed:
         run_forked(_crashes, timeout=10)
     assert "ValueError" in failed.value.details["detail"]
+    with pytest.raises(EngineError) as killed:
+        run_forked(_dies, timeout=10)
+    assert "killed by signal 9" in killed.value.details["detail"]
+    # after all that, the next child runs as usual
+    child = run_forked(_whoami, timeout=10)
+    assert child["group"] == child["pid"], "each child leads its own process group"
+
+
+def test_a_worker_shares_no_memory_with_a_running_child(tmp_path: Path) -> None:
+    """In a worker, children come from the fork server: the worker itself
+    forks nothing (so its own writes copy no page), the server keeps none of
+    the files the worker had open (a database socket held open there would
+    outlive the connection), and a server that dies is replaced."""
+    held_path = tmp_path / "held"
+    held_path.touch()
+    with held_path.open("rb") as held:  # stands for a database socket
+        isolated.use_fork_server()
+        try:
+            child = run_forked(_whoami, timeout=10)
+            server = child["parent"]
+            assert server != os.getpid()
+            assert os.getppid() != server and _children_of(os.getpid()) == [server]
+            open_files = {
+                os.readlink(f"/proc/{server}/fd/{fd}") for fd in os.listdir(f"/proc/{server}/fd")
+            }
+            assert str(held_path) not in open_files and held.fileno() >= 3
+            os.kill(int(server), signal.SIGKILL)  # the OOM killer, say
+            again = run_forked(_whoami, timeout=10)
+            assert again["parent"] not in (server, os.getpid())
+        finally:
+            isolated.stop_fork_server()
+    assert _children_of(os.getpid()) == [], "the server exits with the worker's last word"
+
+
+def _children_of(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(child) for child in children.read().split()]
 
 
 # -- high and maximum: path coordinates, 1-bit images, gentler steps ------------------

@@ -145,6 +145,21 @@ def test_worker_killed_mid_job_is_never_stuck(
     assert view["attempts"] == 2  # the redelivered message is a new, counted attempt
 
 
+def test_a_lost_fork_server_costs_the_job_one_attempt(
+    client: FlaskClient, faults: FaultPlan, text_pdf: Path
+) -> None:
+    """The process that forks a worker's compression children dies (the OOM
+    killer, say) while one runs: the child dies with it, the job is retried,
+    not failed, and the worker carries on with a new fork server."""
+    job_id = faults.add("sleep", seconds=20, attempts=[1])
+    submit_compress(client, text_pdf, job_id=job_id, compressionLevel="medium")
+    server = faults.pid(job_id, of="parent")
+    assert server != faults.pid(job_id), "the child was not forked by the pool process"
+    os.kill(server, signal.SIGKILL)
+    view = wait_for(client, job_id, timeout=90)
+    assert (view["status"], view["attempts"]) == ("completed", 2), view
+
+
 def test_cancel_a_running_job(
     client: FlaskClient, faults: FaultPlan, runtime: Runtime, text_pdf: Path
 ) -> None:

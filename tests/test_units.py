@@ -139,9 +139,11 @@ def test_engines_run_in_the_normal_cpu_class_unless_asked() -> None:
 
 
 @pytest.mark.parametrize(("value", "idle"), [(None, True), ("normal", False), ("idle", True)])
-def test_each_worker_process_takes_its_engines_cpu_class_from_the_settings(
+def test_each_worker_process_sets_up_its_engines(
     monkeypatch: pytest.MonkeyPatch, value: str | None, idle: bool
 ) -> None:
+    """Their CPU class from the settings, and a fork server for the
+    compression children (pressroom.engines.forkserver)."""
     from pressroom import worker
 
     if value is None:
@@ -149,10 +151,13 @@ def test_each_worker_process_takes_its_engines_cpu_class_from_the_settings(
     else:
         monkeypatch.setenv("PRESSROOM_ENGINE_SCHEDULING", value)
     monkeypatch.setattr(worker, "reset_runtime", get_settings.cache_clear)
+    servers: list[bool] = []
+    monkeypatch.setattr(worker, "use_fork_server", lambda: servers.append(True))
     get_settings.cache_clear()
     try:
         worker._after_fork()
         assert runner.uses_idle_cpu() is idle
+        assert servers == [True]
     finally:
         runner.use_idle_cpu(False)
         get_settings.cache_clear()

@@ -11,6 +11,9 @@ child, never the worker:
   starts with everything the worker has already imported (NumPy, pikepdf,
   PDFium, fontTools: about a second per process otherwise), and can send
   messages (progress) while it works. Compression runs each job this way.
+  In a worker the children are forked by a fork server, a copy of the
+  worker process made when it starts (``use_fork_server``), so that the
+  worker shares no memory with a running child.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pressroom import errors
+from pressroom.engines.forkserver import ForkServer
 from pressroom.engines.runner import run, to_idle_cpu, uses_idle_cpu
 from pressroom.errors import EngineError, EngineTimeoutError, PressroomError
 
@@ -78,11 +82,21 @@ def run_forked(
     a test, a command-line tool).
     """
     read_fd, write_fd = os.pipe()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read_fd)
-        _child(work, write_fd, timeout, memory_bytes, parent)
+    if _fork_server is not None:
+        try:
+            pid = _fork_server.start_child(work, write_fd, timeout, memory_bytes)
+        except BaseException:
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
+        wait = _fork_server.wait_child
+    else:
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read_fd)
+            _child(work, write_fd, timeout, memory_bytes, parent)
+        wait = _reap
     os.close(write_fd)
     deadline = time.monotonic() + timeout
     buffer = b""
@@ -110,9 +124,9 @@ def run_forked(
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        wait(pid)
         raise
-    _, status = os.waitpid(pid, 0)
+    status = wait(pid)
     if outcome is None or ("result" not in outcome and "error" not in outcome):
         if os.WIFSIGNALED(status):
             detail = f"{name} killed by signal {os.WTERMSIG(status)} (time or memory limit?)"
@@ -123,6 +137,33 @@ def run_forked(
         raise _rebuilt(outcome["error"])
     result: dict[str, Any] = outcome["result"]
     return result
+
+
+#: the fork server of this process, when it has one (``use_fork_server``)
+_fork_server: ForkServer | None = None
+
+
+def use_fork_server() -> None:
+    """Fork ``run_forked``'s children from a fork server from now on (see
+    pressroom.engines.forkserver): a worker process calls this when it
+    starts. ``work`` must then be picklable (a module-level function or a
+    ``functools.partial`` of one)."""
+    global _fork_server
+    if _fork_server is None:
+        _fork_server = ForkServer(_child, _die_with_parent)
+        _fork_server.start()
+
+
+def stop_fork_server() -> None:
+    """Back to forking this process itself; the server exits."""
+    global _fork_server
+    if _fork_server is not None:
+        _fork_server.stop()
+        _fork_server = None
+
+
+def _reap(pid: int) -> int:
+    return os.waitpid(pid, 0)[1]
 
 
 def _child(

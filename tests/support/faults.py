@@ -51,6 +51,27 @@ def _attempt(job_id: str, args: list[str]) -> int:
     return seen.index(scratch) + 1
 
 
+def _pool_process() -> int:
+    """The Celery pool process running this job: this one, or an ancestor
+    of the compression pipeline's child (forked by the pool process's fork
+    server). It is the one whose parent, the worker's main process, was not
+    started by a worker process."""
+    pid = os.getpid()
+    while _command(_parent(_parent(pid))) == _command(_parent(pid)):
+        pid = _parent(pid)
+    return pid
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+def _command(pid: int) -> bytes:
+    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+        return cmdline.read()
+
+
 def faulty_run(args: Any, **kwargs: Any) -> runner.Completed:
     argv = [str(a) for a in args]
     job_id = _job_for(argv)
@@ -60,11 +81,8 @@ def faulty_run(args: Any, **kwargs: Any) -> runner.Completed:
         if attempt in spec.get("attempts", [1]):
             action = spec["action"]
             if action == "sleep":
-                # the pool process running the job: this one, or the parent of
-                # the compression pipeline's fork (which leads its own group)
-                in_fork = os.getpgid(0) == os.getpid()
-                pool = os.getppid() if in_fork else os.getpid()
-                (FAULTS / f"{job_id}.pid").write_text(str(pool))
+                (FAULTS / f"{job_id}.parent").write_text(str(os.getppid()))
+                (FAULTS / f"{job_id}.pid").write_text(str(_pool_process()))
                 time.sleep(float(spec.get("seconds", 5)))
             elif action == "transient":
                 raise EngineTimeoutError("injected transient failure")
