@@ -65,6 +65,9 @@ from typing import Any
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from pressroom.engines.forkserver import SERVER_NAME as FORK_SERVER_NAME  # noqa: E402
+
 VENV_BIN = REPO / ".venv" / "bin"
 PRESSROOM = VENV_BIN / "pressroom"
 PYTHON = VENV_BIN / "python"
@@ -237,8 +240,23 @@ def children_of(pid: int) -> list[int]:
 
 
 def process_tree(pid: int) -> list[int]:
-    """``pid`` and its direct children (gunicorn master + workers; celery + pool)."""
-    return [pid, *children_of(pid)]
+    """``pid``, its direct children (gunicorn master + workers; celery + pool),
+    and the pool processes' fork servers (which reap the compression
+    children: their CPU is in the servers' children's time)."""
+    tree = [pid, *children_of(pid)]
+    return tree + [
+        grandchild
+        for child in tree[1:]
+        for grandchild in children_of(child)
+        if process_name(grandchild) == FORK_SERVER_NAME
+    ]
+
+
+def process_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def redis_info_memory() -> int:

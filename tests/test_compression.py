@@ -491,6 +491,8 @@ def test_a_worker_shares_no_memory_with_a_running_child(tmp_path: Path) -> None:
             child = run_forked(_whoami, timeout=10)
             server = child["parent"]
             assert server != os.getpid()
+            with open(f"/proc/{server}/comm") as comm:  # what ps shows
+                assert comm.read().strip() == "pressroom-fork"
             assert os.getppid() != server and _children_of(os.getpid()) == [server]
             open_files = {
                 os.readlink(f"/proc/{server}/fd/{fd}") for fd in os.listdir(f"/proc/{server}/fd")

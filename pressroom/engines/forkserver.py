@@ -19,7 +19,8 @@ Protocol, over a ``SOCK_SEQPACKET`` socket pair (one message per datagram):
 - server -> worker: ``started <pid>`` once the child exists (it leads its own
   process group), then ``exited <pid> <wait status>`` once it has been reaped.
 
-The server closes every file it inherited (database and broker sockets
+The server calls itself ``pressroom-fork`` in ``ps``, and its children
+``pressroom-job``. It closes every file it inherited (database and broker sockets
 among them: a copy held open would keep a closed connection alive), dies
 with the worker (``PR_SET_PDEATHSIG``), and its children die with it. A
 worker that finds its server gone starts another.
@@ -28,6 +29,7 @@ worker that finds its server gone starts another.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import os
 import pickle
@@ -42,6 +44,11 @@ from pressroom.errors import ForkServerLostError
 
 #: the largest request (a pickled function with its arguments: paths, options)
 _MAX_MESSAGE = 1024 * 1024
+#: what ``ps`` and ``/proc/<pid>/comm`` call the server and its children
+SERVER_NAME = "pressroom-fork"
+CHILD_NAME = "pressroom-job"
+#: prctl(2): set the calling thread's name (the process's, for its main thread)
+_PR_SET_NAME = 15
 
 #: what a child is started with: (work, result fd, timeout, memory bytes, its parent's pid)
 ChildMain = Callable[[Callable[..., Any], int, float, int, int], None]
@@ -154,6 +161,7 @@ def _serve(
         os.closerange(3, keep)
         os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
         on_start(parent)  # dies with the worker
+        _set_name(SERVER_NAME)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         wake_read, wake_write = os.pipe()
@@ -173,6 +181,7 @@ def _serve(
                 work, timeout, memory = pickle.loads(message)  # noqa: S301 (from our worker)
                 pid = os.fork()
                 if pid == 0:  # the child: never returns
+                    _set_name(CHILD_NAME)
                     signal.set_wakeup_fd(-1)
                     sock.close()
                     os.close(wake_read)
@@ -186,6 +195,11 @@ def _serve(
         code = 70
     finally:
         os._exit(code)
+
+
+def _set_name(name: str) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_NAME, name.encode(), 0, 0, 0)
 
 
 def _report_exits(sock: socket.socket) -> None:
