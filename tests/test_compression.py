@@ -3,6 +3,7 @@ pages, same text, pages that still look the same."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pikepdf
@@ -19,6 +21,7 @@ from fontTools.misc import eexec
 from skimage.metrics import structural_similarity
 
 from pressroom.engines import isolated
+from pressroom.engines.forkserver import ForkServer
 from pressroom.engines.isolated import Send, run_forked
 from pressroom.errors import (
     EncryptedPDFError,
@@ -504,6 +507,40 @@ def test_a_worker_shares_no_memory_with_a_running_child(tmp_path: Path) -> None:
         finally:
             isolated.stop_fork_server()
     assert _children_of(os.getpid()) == [], "the server exits with the worker's last word"
+
+
+def test_a_wait_cut_short_leaves_the_fork_server_in_step() -> None:
+    """A soft time limit can stop the worker while it waits for a child's
+    end; the next child still starts, and its own end is the one waited for."""
+    read_fd, write_fd = os.pipe()
+    server = ForkServer(isolated._child, lambda parent: None)
+    try:
+        server.start()
+        started_as = server.pid
+        first = server.start_child(_crashes, write_fd, 10, isolated.MEMORY_LIMIT)
+        os.close(write_fd)
+        os.read(read_fd, 65536)  # its last word; its end is never waited for
+        os.close(read_fd)
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{first}") and time.monotonic() < deadline:
+            time.sleep(0.01)  # reaped: the server has sent word of its end
+        second = run_forked_with(server, _whoami)
+        assert second["pid"] != first
+        assert second["parent"] == server.pid == started_as, "the same server, not a new one"
+    finally:
+        server.stop()
+
+
+def run_forked_with(server: ForkServer, work: Any) -> dict[str, Any]:
+    read_fd, write_fd = os.pipe()
+    pid = server.start_child(work, write_fd, 10, isolated.MEMORY_LIMIT)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as reader:
+        line = reader.read()
+    status = server.wait_child(pid)
+    assert os.waitstatus_to_exitcode(status) == 0
+    result: dict[str, Any] = json.loads(line)["result"]
+    return result
 
 
 def _children_of(pid: int) -> list[int]:

@@ -65,6 +65,11 @@ class ForkServer:
         self._sock: socket.socket | None = None
         self._pid = 0
 
+    @property
+    def pid(self) -> int:
+        """The server's pid (0 before it starts)."""
+        return self._pid
+
     def start(self) -> None:
         """Fork the server now, while the worker process is idle."""
         with self._lock:
@@ -82,14 +87,15 @@ class ForkServer:
                 try:
                     socket.send_fds(sock, [request], [write_fd])
                     kind, pid, _ = self._receive(sock)
+                    # the end of an earlier child whose wait was interrupted
+                    # (a soft time limit, say) may still be on its way
+                    while kind != "started":
+                        kind, pid, _ = self._receive(sock)
                 except (OSError, ForkServerLostError):
                     self._forget()  # it died since the last job: start another
                     if attempt == 2:
                         raise ForkServerLostError() from None
                     continue
-                if kind != "started":
-                    self._forget()
-                    raise ForkServerLostError(detail=f"the fork server answered {kind!r}")
                 return pid
         raise AssertionError("unreachable")
 
@@ -139,7 +145,7 @@ class ForkServer:
             self._sock.close()
             self._sock = None
         if self._pid:
-            with contextlib.suppress(ChildProcessError):
+            with contextlib.suppress(ChildProcessError, ProcessLookupError):
                 os.kill(self._pid, signal.SIGKILL)
                 os.waitpid(self._pid, 0)
             self._pid = 0
