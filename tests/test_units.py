@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from pressroom.config import get_settings
 from pressroom.engines import runner
@@ -166,6 +167,39 @@ def test_each_worker_process_sets_up_its_engines(
 def test_runner_reports_a_missing_program() -> None:
     with pytest.raises(EngineMissingError):
         runner.run(["no-such-program-pressroom"], timeout=1)
+
+
+def test_a_database_outage_skips_a_progress_write_and_the_job_goes_on(
+    isolated_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A progress report while the database restarts is not worth an
+    attempt: it is skipped, and the next report writes the stage again. A
+    statement that is wrong still fails loudly."""
+    ops = isolated_runtime.ops
+    job_id = f"p-{uuid.uuid4().hex}"
+    ops.create_job_safely(job_id, TaskType.COMPRESS, {}, celery_task_id="m")
+    assert ops.claim(job_id, "m", 3) is not None
+    reporter = ProgressReporter(ops, job_id, ("m", 1), min_interval=10)
+    write = ops.record_progress
+
+    def unreachable(*args: object) -> None:
+        raise OperationalError("UPDATE jobs", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(ops, "record_progress", unreachable)
+    reporter.report(10, "structure")
+    assert reporter.writes == 0
+    monkeypatch.setattr(ops, "record_progress", write)
+    reporter.report(12, "structure", "again")  # within the interval: the stage was never written
+    assert reporter.writes == 1
+    job = ops.get_job(job_id)
+    assert job is not None and (job.progress_percentage, job.progress_stage) == (12, "structure")
+
+    def wrong(*args: object) -> None:
+        raise ProgrammingError("UPDATE jobs", {}, Exception("syntax error"))
+
+    monkeypatch.setattr(ops, "record_progress", wrong)
+    with pytest.raises(ProgrammingError):
+        reporter.report(20, "fonts")
 
 
 def test_progress_is_throttled_but_stage_changes_and_100_are_written(

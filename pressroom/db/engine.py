@@ -17,13 +17,22 @@ import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pressroom.config import Settings, get_settings
 
 #: execution option that marks a transaction as a writer (see module docstring)
 WRITE = "pressroom_write"
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """The database cannot be reached (restarting, failing over, refusing
+    connections), as opposed to a statement that is wrong."""
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}

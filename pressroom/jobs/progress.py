@@ -6,15 +6,22 @@ per job) so that a per-page loop does not hammer the database; a change of
 stage and 100 % are always written. Each write is also where a running task learns that its job
 was cancelled or handed to a newer attempt: it raises ``JobCancelledError``
 or ``StaleAttemptError`` then, and the task execution pattern stops the work
-and cleans up.
+and cleans up. A write that finds the database unreachable (restarting,
+failing over) is skipped: the job goes on, and the next report writes again.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Protocol
 
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from pressroom.db.engine import is_database_outage
 from pressroom.jobs.operations import JobOperations
+
+log = logging.getLogger(__name__)
 
 
 class Progress(Protocol):
@@ -58,7 +65,15 @@ class ProgressReporter:
         unchanged = pct == self._last_percentage and message == self._last_message
         if not forced and (now - self._last_write < self._min_interval or unchanged):
             return
-        self._ops.record_progress(self._job_id, self._fence, pct, stage, message)
+        try:
+            self._ops.record_progress(self._job_id, self._fence, pct, stage, message)
+        except (OperationalError, DBAPIError) as exc:
+            if not is_database_outage(exc):
+                raise
+            # progress is advisory: the work goes on, the next report writes
+            # again, and the completion waits the outage out
+            log.warning("job %s: progress not written, the database is unavailable", self._job_id)
+            return
         self.writes += 1
         self._last_write, self._last_stage = now, stage
         self._last_percentage, self._last_message = pct, message

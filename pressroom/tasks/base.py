@@ -34,6 +34,7 @@ from PIL import Image
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from pressroom.config import get_settings
+from pressroom.db.engine import is_database_outage
 from pressroom.db.models import Job, utcnow
 from pressroom.errors import (
     BrokerUnavailableError,
@@ -163,14 +164,6 @@ def execute_job(task_type: TaskType, fn: JobFunction, job_id: str, task_id: str)
     return "completed"
 
 
-def _is_database_outage(exc: BaseException) -> bool:
-    """The database cannot be reached (restarting, failing over, refusing
-    connections), as opposed to a statement that is wrong."""
-    return isinstance(exc, OperationalError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
-
-
 def _patiently(rt: Runtime, job_id: str, what: str, write: Callable[[], T]) -> T:
     """Run a job-row write, waiting out a database outage for up to
     ``database_patience_seconds``.
@@ -186,7 +179,7 @@ def _patiently(rt: Runtime, job_id: str, what: str, write: Callable[[], T]) -> T
         try:
             return write()
         except (OperationalError, DBAPIError) as exc:
-            if not _is_database_outage(exc) or time.monotonic() + delay > deadline:
+            if not is_database_outage(exc) or time.monotonic() + delay > deadline:
                 raise
             log.warning(
                 "job %s: database unavailable for the %s (%s); trying again in %.1fs",
