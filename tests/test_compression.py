@@ -510,6 +510,24 @@ def test_a_worker_shares_no_memory_with_a_running_child(tmp_path: Path) -> None:
     assert not os.path.exists(f"/proc/{replacement}"), "the server ends with the worker's word"
 
 
+def test_a_cancel_stays_a_cancel_when_the_fork_server_dies_with_it() -> None:
+    """The error the task sees is what stopped it (here the client's cancel),
+    not the loss of a server it no longer needs."""
+    isolated.use_fork_server()
+    server = isolated._fork_server
+    assert server is not None
+
+    def cancel(message: dict[str, Any]) -> None:
+        os.kill(server.pid, signal.SIGKILL)
+        raise JobCancelledError()
+
+    try:
+        with pytest.raises(JobCancelledError):
+            run_forked(_sleeps, timeout=20, on_message=cancel)
+    finally:
+        isolated.stop_fork_server()
+
+
 def test_a_wait_cut_short_leaves_the_fork_server_in_step() -> None:
     """A soft time limit can stop the worker while it waits for a child's
     end; the next child still starts, and its own end is the one waited for."""

@@ -36,7 +36,7 @@ from typing import Any
 from pressroom import errors
 from pressroom.engines.forkserver import ForkServer
 from pressroom.engines.runner import run, to_idle_cpu, uses_idle_cpu
-from pressroom.errors import EngineError, EngineTimeoutError, PressroomError
+from pressroom.errors import EngineError, EngineTimeoutError, ForkServerLostError, PressroomError
 
 MEMORY_LIMIT = 3 * 1024**3
 #: prctl(2): the signal a process gets when its parent dies
@@ -124,7 +124,9 @@ def run_forked(
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        wait(pid)
+        # what stopped us is the error to report, even if the server is gone too
+        with contextlib.suppress(ForkServerLostError):
+            wait(pid)
         raise
     status = wait(pid)
     if outcome is None or ("result" not in outcome and "error" not in outcome):
