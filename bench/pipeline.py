@@ -1158,12 +1158,9 @@ def summarize_jobs(
     engine_s: list[float] = []
     overhead: list[float] = []
     completions: list[datetime] = []
-    for r in ok:
-        created = parse_ts(r.view.get("created_at"))
-        started = parse_ts(r.view.get("started_at"))
-        finished = parse_ts(r.view.get("completed_at"))
-        if not (created and started and finished):
-            continue
+    lives = job_lives(ok)
+    for life in lives:
+        r, created, started, finished = life.record, life.created, life.started, life.finished
         completions.append(finished)
         total = (finished - created).total_seconds()
         passes = (r.view.get("result") or {}).get("passes") or []
@@ -1207,7 +1204,7 @@ def summarize_jobs(
         ),
         "max_completion_gap_ms": ms(max(gaps) if gaps else None),
         "polls_per_job": round(statistics.fmean([r.polls for r in ok]), 1) if ok else None,
-        **worker_handoffs(job_lives(ok), WORKER_PROCESSES),
+        **worker_handoffs(lives, WORKER_PROCESSES),
     }
     if engine:
         out["pct_of_engine_max"] = round(100 * jobs_per_s / engine["max_jobs_per_s"], 1)
@@ -1219,13 +1216,24 @@ def summarize_jobs(
     return out
 
 
-def job_lives(records: list[JobRecord]) -> list[tuple[datetime, datetime, datetime]]:
-    """Each completed job's created, started and completed times (its view's)."""
+@dataclass
+class JobLife:
+    """A completed job's created, started and completed times (its view's)."""
+
+    record: JobRecord
+    created: datetime
+    started: datetime
+    finished: datetime
+
+
+def job_lives(records: list[JobRecord]) -> list[JobLife]:
     lives = []
     for r in records:
-        times = [parse_ts(r.view.get(k)) for k in ("created_at", "started_at", "completed_at")]
-        if r.status == "completed" and all(times):
-            lives.append((times[0], times[1], times[2]))
+        created, started, finished = (
+            parse_ts(r.view.get(k)) for k in ("created_at", "started_at", "completed_at")
+        )
+        if r.status == "completed" and created and started and finished:
+            lives.append(JobLife(r, created, started, finished))
     return lives
 
 
@@ -1242,7 +1250,7 @@ def engine_share_of_machine(cpu: dict[str, Any]) -> float | None:
     return round(busy * engines / total, 1)
 
 
-def worker_handoffs(lives: list[tuple[datetime, datetime, datetime]], slots: int) -> dict[str, Any]:
+def worker_handoffs(lives: list[JobLife], slots: int) -> dict[str, Any]:
     """How long a worker slot stays empty while a job waits for one.
 
     From each job's created, started and finished times (the job view's):
@@ -1251,8 +1259,8 @@ def worker_handoffs(lives: list[tuple[datetime, datetime, datetime]], slots: int
     empty slot-time while a job waited is given as a share of ``slots``
     times the phase. Both leave out what happens before the first start."""
     events: list[tuple[datetime, int, int]] = []  # (time, d_running, d_waiting)
-    for created, started, finished in lives:
-        events += [(created, 0, 1), (started, 1, -1), (finished, -1, 0)]
+    for life in lives:
+        events += [(life.created, 0, 1), (life.started, 1, -1), (life.finished, -1, 0)]
     events.sort(key=lambda e: (e[0], -e[1]))  # at equal times a start before a finish
     running = waiting = 0
     idle = 0.0

@@ -41,6 +41,7 @@ from pressroom.services.compression import (
 from pressroom.services.compression_pipeline import parses_in_process
 from pressroom.services.visual import Reference, compare, sample_pages, ssim
 from tests.support import pdfs
+from tests.support.processes import parent_of
 
 LEVELS = ["lossless", "low", "medium", "high", "maximum"]
 
@@ -496,7 +497,7 @@ def test_a_worker_shares_no_memory_with_a_running_child(tmp_path: Path) -> None:
             assert server != os.getpid()
             with open(f"/proc/{server}/comm") as comm:  # what ps shows
                 assert comm.read().strip() == "pressroom-fork"
-            assert _parent_of(server) == os.getpid(), "the worker's own child, made at the start"
+            assert parent_of(server) == os.getpid(), "the worker's own child, made at the start"
             open_files = {
                 os.readlink(f"/proc/{server}/fd/{fd}") for fd in os.listdir(f"/proc/{server}/fd")
             }
@@ -560,11 +561,6 @@ def run_forked_with(server: ForkServer, work: Any) -> dict[str, Any]:
     assert os.waitstatus_to_exitcode(status) == 0
     result: dict[str, Any] = json.loads(line)["result"]
     return result
-
-
-def _parent_of(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
 
 
 # -- high and maximum: path coordinates, 1-bit images, gentler steps ------------------

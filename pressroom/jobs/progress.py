@@ -16,7 +16,7 @@ import logging
 import time
 from typing import Protocol
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from pressroom.db.engine import is_database_outage
 from pressroom.jobs.operations import JobOperations
@@ -67,7 +67,7 @@ class ProgressReporter:
             return
         try:
             self._ops.record_progress(self._job_id, self._fence, pct, stage, message)
-        except (OperationalError, DBAPIError) as exc:
+        except DBAPIError as exc:  # OperationalError among them
             if not is_database_outage(exc):
                 raise
             # progress is advisory: the work goes on, the next report writes

@@ -22,6 +22,7 @@ from typing import Any
 
 from pressroom.engines import qpdf, runner
 from pressroom.errors import EngineError, EngineTimeoutError
+from tests.support.processes import parent_of
 
 FAULTS = Path(os.environ.get("PRESSROOM_TEST_FAULTS_DIR", "/nonexistent"))
 _real_run = runner.run
@@ -57,14 +58,9 @@ def _pool_process() -> int:
     server). It is the one whose parent, the worker's main process, was not
     started by a worker process."""
     pid = os.getpid()
-    while _command(_parent(_parent(pid))) == _command(_parent(pid)):
-        pid = _parent(pid)
+    while _command(parent_of(parent_of(pid))) == _command(parent_of(pid)):
+        pid = parent_of(pid)
     return pid
-
-
-def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
 
 
 def _command(pid: int) -> bytes:

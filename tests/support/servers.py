@@ -19,6 +19,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.processes import stat_fields
+
 PG_BIN = Path(os.environ.get("PRESSROOM_PG_BIN", "/usr/lib/postgresql/15/bin"))
 HOST = "127.0.0.1"
 
@@ -113,7 +115,7 @@ class PrivateRedis:
 def _alive(pid: int) -> bool:
     """True while ``pid`` runs (a zombie counts as gone)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = stat_fields(pid)[0]
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
@@ -123,7 +125,7 @@ def _children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = stat_fields(int(stat.parent.name))
         except (FileNotFoundError, IndexError):
             continue
         if int(fields[1]) == pid:
