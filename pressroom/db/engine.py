@@ -36,6 +36,8 @@ def is_database_outage(exc: BaseException) -> bool:
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
+#: the autocommit pools of PostgreSQL engines (``autocommit_engine``), by URL
+_autocommit_engines: dict[str, Engine] = {}
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -55,7 +57,9 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, autocommit: bool = False) -> Engine:
+    """An engine and its pool; ``autocommit`` (PostgreSQL only): every
+    connection of the pool stays in autocommit mode."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _configure_sqlite(engine)
@@ -66,9 +70,25 @@ def make_engine(url: str) -> Engine:
         max_overflow=10,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
     _ping_idle_connections(engine)
     return engine
+
+
+def autocommit_engine(engine: Engine) -> Engine:
+    """A second pool on ``engine``'s PostgreSQL database whose connections stay
+    in autocommit mode, for statements that are their own transaction (job
+    reads, one-statement writes). ``engine.execution_options(isolation_level=
+    "AUTOCOMMIT")`` would share ``engine``'s pool, and switch a connection into
+    autocommit at each checkout and back at each checkin: about a tenth of the
+    CPU of a ``GET /api/jobs/{id}`` (docs/benchmarks.md)."""
+    url = engine.url.render_as_string(hide_password=False)
+    with _lock:
+        found = _autocommit_engines.get(url)
+        if found is None:
+            found = _autocommit_engines[url] = make_engine(url, autocommit=True)
+        return found
 
 
 #: a pooled connection idle longer than this is pinged before it is handed out
@@ -121,6 +141,7 @@ def session_factory(settings: Settings | None = None) -> sessionmaker[Session]:
 def dispose_engines() -> None:
     """Drop every pooled connection (after fork, or in tests)."""
     with _lock:
-        for engine in _engines.values():
+        for engine in (*_engines.values(), *_autocommit_engines.values()):
             engine.dispose(close=False)
         _engines.clear()
+        _autocommit_engines.clear()

@@ -62,7 +62,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pressroom.access import ids
-from pressroom.db.engine import WRITE
+from pressroom.db.engine import WRITE, autocommit_engine
 from pressroom.db.models import ApiKey, Job, WebhookDelivery, WorkerHeartbeat, utcnow
 from pressroom.errors import (
     InvalidTransitionError,
@@ -235,12 +235,12 @@ class JobOperations:
         #: single-statement reads: autocommit on PostgreSQL (a SELECT needs no
         #: transaction of its own); SQLite's BEGIN and ROLLBACK are local calls
         postgresql = engine.dialect.name == "postgresql"
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._reader = self._autocommit if postgresql else engine
+        self._autocommit = autocommit_engine(engine) if postgresql else None
+        self._reader = self._autocommit or engine
         #: one-statement writes (``_run(one_statement=True)``): their own
         #: transaction on PostgreSQL; on SQLite BEGIN IMMEDIATE and COMMIT
         #: are local calls and keep the write lock rule of every write
-        self._single_writer = self._autocommit if postgresql else None
+        self._single_writer = self._autocommit
         self._max_db_retries = max_db_retries
         #: progress is committed without waiting for the WAL flush (PostgreSQL)
         self._progress_row = _PROGRESS_ROW_ASYNC if postgresql else _PROGRESS_ROW
