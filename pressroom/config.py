@@ -119,7 +119,8 @@ class Settings(BaseSettings):
         "60 per minute", description="POSTs per submission endpoint per API key (or address)."
     )
     rate_limit_storage_url: str = Field(
-        "", description="Flask-Limiter storage; default: the broker's Redis, else memory://."
+        "",
+        description="Where rate-limit counters live; default: the broker's Redis, else memory://.",
     )
     max_pages: int = Field(2000, ge=1, description="Most pages in one uploaded PDF (413 above).")
     max_image_pixels: int = Field(

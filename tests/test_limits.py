@@ -45,6 +45,20 @@ def test_rate_limit_answers_429_with_retry_after_per_key(
     assert int(limited.headers["X-RateLimit-Limit"]) == 3
 
 
+def test_a_rate_limit_store_that_is_down_lets_requests_through(
+    isolated_backend: Backend,
+) -> None:
+    # nothing listens on port 1: every count fails at once
+    settings = isolated_backend.settings(
+        rate_limit_enabled=True,
+        rate_limit="1 per minute",
+        rate_limit_storage_url="redis://127.0.0.1:1/0",
+    )
+    client = create_app(settings).test_client()
+    answers = [client.get("/api/jobs/x").status_code for _ in range(3)]
+    assert answers == [404, 404, 404]
+
+
 def test_submissions_have_their_own_limit_per_address(
     isolated_backend: Backend, text_pdf: Path
 ) -> None:

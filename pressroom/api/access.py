@@ -5,10 +5,11 @@
   Every POST, DELETE and every ``/api/jobs`` request needs a valid key (401
   otherwise); descriptions (health, OpenAPI, capabilities, the web page) stay
   public. With ``none``, there is no owner and job ids are the capability.
-- **Rate limits** (Flask-Limiter): ``PRESSROOM_RATE_LIMIT`` over all requests
-  and ``PRESSROOM_RATE_LIMIT_SUBMIT`` over each POST endpoint, counted per
-  API key, or per client address when there is no valid key. Counters live
-  in the broker's Redis when there is one (shared by every API process),
+- **Rate limits** (``RateLimits``, counted by the ``limits`` library in a
+  moving window): ``PRESSROOM_RATE_LIMIT`` over all requests and
+  ``PRESSROOM_RATE_LIMIT_SUBMIT`` over each POST endpoint, counted per API
+  key, or per client address when there is no valid key. Counters live in
+  the broker's Redis when there is one (shared by every API process),
   otherwise in memory (``PRESSROOM_RATE_LIMIT_STORAGE_URL`` overrides).
 - **CORS** for the configured origins only, and **security headers** on every
   answer.
@@ -20,6 +21,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -27,7 +29,10 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
-from flask_limiter import Limiter
+from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
 from pressroom.access import ids
 from pressroom.config import Settings
@@ -36,9 +41,12 @@ from pressroom.errors import (
     CallbackUrlNotAllowedError,
     InvalidApiKeyError,
     PressroomError,
+    RateLimitedError,
 )
 from pressroom.runtime import Runtime
 from pressroom.webhooks.urls import check_callback_url
+
+log = logging.getLogger(__name__)
 
 #: paths that never need a key, are never rate limited (probes, scrapers)
 UNLIMITED_PATHS = ("/api/health", "/metrics")
@@ -135,36 +143,70 @@ def _unlimited() -> bool:
     return request.method == "OPTIONS" or request.path in UNLIMITED_PATHS
 
 
-def _not_a_submission() -> bool:
-    return _unlimited() or request.method != "POST"
+@dataclass(frozen=True)
+class RateLimitHit:
+    """The limit a refused request went over (for the 429's headers)."""
+
+    limit: RateLimitItem
+    remaining: int
+    reset_at: float  # Unix time
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, math.ceil(self.reset_at - time.time()))
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit.amount),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(int(self.reset_at)),
+        }
 
 
-def retry_after_seconds() -> int:
-    """Seconds until the limit that was just hit lets a request through."""
-    limiter: Limiter | None = current_app.extensions.get("pressroom_limiter")
-    current = limiter.current_limit if limiter is not None else None
-    if current is None:
-        return 1
-    return max(1, math.ceil(current.reset_at - time.time()))
+class RateLimits:
+    """``PRESSROOM_RATE_LIMIT`` over every request but the probes, and
+    ``PRESSROOM_RATE_LIMIT_SUBMIT`` over each POST endpoint, each counted per
+    caller (``Caller.rate_key``) in a moving window. The ``limits`` library
+    counts (one Redis script call a limit); this is only the part that picks
+    the limits of a request: Flask-Limiter, which did that before, spent as
+    much CPU picking them as the count itself (docs/benchmarks.md). If the
+    store is down, the request goes through (logged)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.rate_limit_enabled
+        self._every = parse_many(settings.rate_limit)
+        self._submit = parse_many(settings.rate_limit_submit)
+        storage = storage_from_string(settings.rate_limit_storage, wrap_exceptions=True)
+        self._window = MovingWindowRateLimiter(storage)
+
+    def check(self) -> None:
+        """Count the current request; raise ``RateLimitedError`` over a limit."""
+        if not self.enabled or _unlimited():
+            return
+        key = caller().rate_key
+        self._hit(self._every, key, "all")
+        if request.method == "POST":
+            self._hit(self._submit, key, request.endpoint or request.path)
+
+    def _hit(self, limits: list[RateLimitItem], *identifiers: str) -> None:
+        for limit in limits:
+            try:
+                if self._window.hit(limit, "pressroom", *identifiers):
+                    continue
+                stats = self._window.get_window_stats(limit, "pressroom", *identifiers)
+            except StorageError as exc:
+                log.warning("rate limit store unavailable, request let through: %s", exc)
+                return
+            hit = RateLimitHit(limit, stats.remaining, stats.reset_time)
+            g.pressroom_rate_limit_hit = hit
+            raise RateLimitedError(retry_after=hit.retry_after, limit=str(limit))
 
 
 def init_access(app: Flask, settings: Settings) -> None:
     """Install rate limits, authentication, CORS and security headers."""
-    limiter = Limiter(
-        key_func=lambda: caller().rate_key,
-        app=app,
-        application_limits=[settings.rate_limit],
-        application_limits_exempt_when=_unlimited,
-        default_limits=[settings.rate_limit_submit],
-        default_limits_exempt_when=_not_a_submission,
-        storage_uri=settings.rate_limit_storage,
-        strategy="moving-window",
-        headers_enabled=False,  # written below, so Retry-After is ours alone
-        swallow_errors=True,  # a storage outage must not take the API down
-        enabled=settings.rate_limit_enabled,
-        key_prefix="pressroom",
-    )
-    app.extensions["pressroom_limiter"] = limiter
+    rate_limits = RateLimits(settings)
+    app.extensions["pressroom_rate_limits"] = rate_limits
+    app.before_request(rate_limits.check)
 
     @app.before_request
     def _authenticate() -> None:  # registered after the limiter: runs after it
@@ -188,14 +230,9 @@ def init_access(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        # on a 429 only, as documented: on every answer the counters cost one
-        # more Redis round trip per request (a tenth of a job view's CPU)
-        limited = limiter.enabled and response.status_code == 429
-        current = limiter.current_limit if limited else None
-        if current is not None:
-            response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
-            response.headers["X-RateLimit-Remaining"] = str(current.remaining)
-            response.headers["X-RateLimit-Reset"] = str(int(current.reset_at))
+        hit: RateLimitHit | None = g.get("pressroom_rate_limit_hit")
+        if hit is not None:  # on a 429 of a rate limit only, as documented
+            response.headers.update(hit.headers())
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response

@@ -22,7 +22,6 @@ from pressroom.errors import (
     MethodNotAllowedError,
     NotFoundError,
     PressroomError,
-    RateLimitedError,
     ServiceUnavailableError,
     ValidationError,
 )
@@ -86,10 +85,6 @@ def _from_http(exc: HTTPException) -> PressroomError:
         return NotFoundError()
     if isinstance(exc, MethodNotAllowed):
         return MethodNotAllowedError(allowed=sorted(exc.valid_methods or []))
-    if exc.code == 429:  # Flask-Limiter's RateLimitExceeded
-        from pressroom.api.access import retry_after_seconds
-
-        return RateLimitedError(retry_after=retry_after_seconds(), limit=exc.description)
     error = ValidationError(exc.description or "Bad request.")
     if exc.code and 400 <= exc.code < 500:
         error.http_status = exc.code  # type: ignore[misc]
