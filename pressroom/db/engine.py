@@ -34,10 +34,12 @@ def is_database_outage(exc: BaseException) -> bool:
     )
 
 
+#: execution option of a connection whose statements are each their own
+#: transaction (PostgreSQL: no BEGIN; see ``_configure_postgresql``)
+SINGLE_STATEMENTS = "pressroom_single_statements"
+
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
-#: the autocommit pools of PostgreSQL engines (``autocommit_engine``), by URL
-_autocommit_engines: dict[str, Engine] = {}
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -57,9 +59,24 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def make_engine(url: str, *, autocommit: bool = False) -> Engine:
-    """An engine and its pool; ``autocommit`` (PostgreSQL only): every
-    connection of the pool stays in autocommit mode."""
+def _configure_postgresql(engine: Engine) -> None:
+    """Every connection stays in autocommit mode, and a transaction begins
+    with the ``BEGIN`` we send (as on SQLite), except on a connection that
+    carries ``SINGLE_STATEMENTS``: a job read or a one-statement write is
+    then one round trip, without ``BEGIN`` and ``COMMIT``. psycopg's
+    ``commit()`` and ``rollback()`` still end a transaction that is open.
+    The alternative, ``execution_options(isolation_level="AUTOCOMMIT")`` for
+    such statements, switches a pooled connection into autocommit at its
+    checkout and back at its checkin: about a tenth of the CPU of a
+    ``GET /api/jobs/{id}`` (docs/benchmarks.md)."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if not conn.get_execution_options().get(SINGLE_STATEMENTS, False):
+            conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _configure_sqlite(engine)
@@ -70,25 +87,11 @@ def make_engine(url: str, *, autocommit: bool = False) -> Engine:
         max_overflow=10,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
-        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
+        isolation_level="AUTOCOMMIT",
     )
+    _configure_postgresql(engine)
     _ping_idle_connections(engine)
     return engine
-
-
-def autocommit_engine(engine: Engine) -> Engine:
-    """A second pool on ``engine``'s PostgreSQL database whose connections stay
-    in autocommit mode, for statements that are their own transaction (job
-    reads, one-statement writes). ``engine.execution_options(isolation_level=
-    "AUTOCOMMIT")`` would share ``engine``'s pool, and switch a connection into
-    autocommit at each checkout and back at each checkin: about a tenth of the
-    CPU of a ``GET /api/jobs/{id}`` (docs/benchmarks.md)."""
-    url = engine.url.render_as_string(hide_password=False)
-    with _lock:
-        found = _autocommit_engines.get(url)
-        if found is None:
-            found = _autocommit_engines[url] = make_engine(url, autocommit=True)
-        return found
 
 
 #: a pooled connection idle longer than this is pinged before it is handed out
@@ -141,7 +144,6 @@ def session_factory(settings: Settings | None = None) -> sessionmaker[Session]:
 def dispose_engines() -> None:
     """Drop every pooled connection (after fork, or in tests)."""
     with _lock:
-        for engine in (*_engines.values(), *_autocommit_engines.values()):
+        for engine in _engines.values():
             engine.dispose(close=False)
         _engines.clear()
-        _autocommit_engines.clear()

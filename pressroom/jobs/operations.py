@@ -62,7 +62,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pressroom.access import ids
-from pressroom.db.engine import WRITE, autocommit_engine
+from pressroom.db.engine import SINGLE_STATEMENTS, WRITE
 from pressroom.db.models import ApiKey, Job, WebhookDelivery, WorkerHeartbeat, utcnow
 from pressroom.errors import (
     InvalidTransitionError,
@@ -235,7 +235,9 @@ class JobOperations:
         #: single-statement reads: autocommit on PostgreSQL (a SELECT needs no
         #: transaction of its own); SQLite's BEGIN and ROLLBACK are local calls
         postgresql = engine.dialect.name == "postgresql"
-        self._autocommit = autocommit_engine(engine) if postgresql else None
+        self._autocommit = (
+            engine.execution_options(**{SINGLE_STATEMENTS: True}) if postgresql else None
+        )
         self._reader = self._autocommit or engine
         #: one-statement writes (``_run(one_statement=True)``): their own
         #: transaction on PostgreSQL; on SQLite BEGIN IMMEDIATE and COMMIT
