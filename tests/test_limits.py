@@ -45,6 +45,17 @@ def test_rate_limit_answers_429_with_retry_after_per_key(
     assert int(limited.headers["X-RateLimit-Limit"]) == 3
 
 
+def test_a_request_that_reaches_no_endpoint_is_not_counted(
+    isolated_backend: Backend,
+) -> None:
+    settings = isolated_backend.settings(rate_limit_enabled=True, rate_limit="2 per minute")
+    client = create_app(settings).test_client()
+    assert [client.get("/api/no-such-thing").status_code for _ in range(5)] == [404] * 5
+    assert client.put("/api/jobs/x").status_code == 405
+    # the budget of two is still whole
+    assert [client.get("/api/jobs/x").status_code for _ in range(3)] == [404, 404, 429]
+
+
 def test_a_rate_limit_store_that_is_down_lets_requests_through(
     isolated_backend: Backend,
 ) -> None:

@@ -180,13 +180,16 @@ class RateLimits:
         self._window = MovingWindowRateLimiter(storage)
 
     def check(self) -> None:
-        """Count the current request; raise ``RateLimitedError`` over a limit."""
-        if not self.enabled or _unlimited():
+        """Count the current request; raise ``RateLimitedError`` over a limit.
+        A request that reaches no view (an unknown path, a wrong method) is
+        not counted: it costs the service next to nothing."""
+        endpoint = request.endpoint
+        if not self.enabled or not endpoint or _unlimited():
             return
         key = caller().rate_key
         self._hit(self._every, key, "all")
         if request.method == "POST":
-            self._hit(self._submit, key, request.endpoint or request.path)
+            self._hit(self._submit, key, endpoint)
 
     def _hit(self, limits: list[RateLimitItem], *identifiers: str) -> None:
         for limit in limits:
