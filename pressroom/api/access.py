@@ -207,9 +207,7 @@ class RateLimits:
 
 def init_access(app: Flask, settings: Settings) -> None:
     """Install rate limits, authentication, CORS and security headers."""
-    rate_limits = RateLimits(settings)
-    app.extensions["pressroom_rate_limits"] = rate_limits
-    app.before_request(rate_limits.check)
+    app.before_request(RateLimits(settings).check)
 
     @app.before_request
     def _authenticate() -> None:  # registered after the limiter: runs after it

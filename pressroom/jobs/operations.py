@@ -232,17 +232,15 @@ class JobOperations:
         engine: Engine = sessions.kw["bind"]
         #: every write transaction carries WRITE (SQLite: BEGIN IMMEDIATE)
         self._writer = engine.execution_options(**{WRITE: True})
-        #: single-statement reads: autocommit on PostgreSQL (a SELECT needs no
+        #: single-statement reads: no BEGIN on PostgreSQL (a SELECT needs no
         #: transaction of its own); SQLite's BEGIN and ROLLBACK are local calls
         postgresql = engine.dialect.name == "postgresql"
-        self._autocommit = (
-            engine.execution_options(**{SINGLE_STATEMENTS: True}) if postgresql else None
-        )
-        self._reader = self._autocommit or engine
+        single = engine.execution_options(**{SINGLE_STATEMENTS: True}) if postgresql else None
+        self._reader = single or engine
         #: one-statement writes (``_run(one_statement=True)``): their own
         #: transaction on PostgreSQL; on SQLite BEGIN IMMEDIATE and COMMIT
         #: are local calls and keep the write lock rule of every write
-        self._single_writer = self._autocommit
+        self._single_writer = single
         self._max_db_retries = max_db_retries
         #: progress is committed without waiting for the WAL flush (PostgreSQL)
         self._progress_row = _PROGRESS_ROW_ASYNC if postgresql else _PROGRESS_ROW
