@@ -143,26 +143,6 @@ def _unlimited() -> bool:
     return request.method == "OPTIONS" or request.path in UNLIMITED_PATHS
 
 
-@dataclass(frozen=True)
-class RateLimitHit:
-    """The limit a refused request went over (for the 429's headers)."""
-
-    limit: RateLimitItem
-    remaining: int
-    reset_at: float  # Unix time
-
-    @property
-    def retry_after(self) -> int:
-        return max(1, math.ceil(self.reset_at - time.time()))
-
-    def headers(self) -> dict[str, str]:
-        return {
-            "X-RateLimit-Limit": str(self.limit.amount),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(int(self.reset_at)),
-        }
-
-
 class RateLimits:
     """``PRESSROOM_RATE_LIMIT`` over every request but the probes, and
     ``PRESSROOM_RATE_LIMIT_SUBMIT`` over each POST endpoint, each counted per
@@ -173,7 +153,6 @@ class RateLimits:
     store is down, the request goes through (logged)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.enabled = settings.rate_limit_enabled
         self._every = parse_many(settings.rate_limit)
         self._submit = parse_many(settings.rate_limit_submit)
         storage = storage_from_string(settings.rate_limit_storage, wrap_exceptions=True)
@@ -184,7 +163,7 @@ class RateLimits:
         A request that reaches no view (an unknown path, a wrong method) is
         not counted: it costs the service next to nothing."""
         endpoint = request.endpoint
-        if not self.enabled or not endpoint or _unlimited():
+        if not endpoint or _unlimited():
             return
         key = caller().rate_key
         self._hit(self._every, key, "all")
@@ -200,14 +179,20 @@ class RateLimits:
             except StorageError as exc:
                 log.warning("rate limit store unavailable, request let through: %s", exc)
                 return
-            hit = RateLimitHit(limit, stats.remaining, stats.reset_time)
-            g.pressroom_rate_limit_hit = hit
-            raise RateLimitedError(retry_after=hit.retry_after, limit=str(limit))
+            # written on the 429 by init_access's after-request hook
+            g.pressroom_rate_limit_headers = {
+                "X-RateLimit-Limit": str(limit.amount),
+                "X-RateLimit-Remaining": str(stats.remaining),
+                "X-RateLimit-Reset": str(int(stats.reset_time)),
+            }
+            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+            raise RateLimitedError(retry_after=retry_after, limit=str(limit))
 
 
 def init_access(app: Flask, settings: Settings) -> None:
     """Install rate limits, authentication, CORS and security headers."""
-    app.before_request(RateLimits(settings).check)
+    if settings.rate_limit_enabled:
+        app.before_request(RateLimits(settings).check)
 
     @app.before_request
     def _authenticate() -> None:  # registered after the limiter: runs after it
@@ -231,9 +216,8 @@ def init_access(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        hit: RateLimitHit | None = g.get("pressroom_rate_limit_hit")
-        if hit is not None:  # on a 429 of a rate limit only, as documented
-            response.headers.update(hit.headers())
+        # on a 429 of a rate limit only, as documented
+        response.headers.update(g.get("pressroom_rate_limit_headers", {}))
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
